@@ -1,0 +1,133 @@
+"""The calls domain: a call, its life cycle, and the turns of its conversation.
+
+    INITIATING → RINGING → CONNECTING → IN_PROGRESS → ENDED
+         ↓          ↓          ↓
+       FAILED     FAILED     FAILED
+
+The original system drew ENDED only after IN_PROGRESS. Parley also lets a caller hang up a call that
+is still INITIATING, RINGING or CONNECTING (it ends with `connectedAt`/`startedAt` empty, so it is
+plain that no conversation took place): the original's documented flow create → connect → end
+depends on it, and so does every phone a person has used. ENDED and FAILED are final.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from parley.calls.phone import PhoneNumber
+from parley.errors import IllegalTransitionError
+
+MAX_FAILURE_REASON = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallStatus(enum.StrEnum):
+    INITIATING = "INITIATING"
+    RINGING = "RINGING"
+    CONNECTING = "CONNECTING"
+    IN_PROGRESS = "IN_PROGRESS"
+    ENDED = "ENDED"
+    FAILED = "FAILED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (CallStatus.ENDED, CallStatus.FAILED)
+
+    @property
+    def can_talk(self) -> bool:
+        """Whether the AI may hear and answer the caller in this state."""
+        return self in (CallStatus.CONNECTING, CallStatus.IN_PROGRESS)
+
+
+_S = CallStatus
+TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
+    _S.INITIATING: frozenset({_S.RINGING, _S.ENDED, _S.FAILED}),
+    _S.RINGING: frozenset({_S.CONNECTING, _S.ENDED, _S.FAILED}),
+    _S.CONNECTING: frozenset({_S.IN_PROGRESS, _S.ENDED, _S.FAILED}),
+    _S.IN_PROGRESS: frozenset({_S.ENDED}),
+    _S.ENDED: frozenset(),
+    _S.FAILED: frozenset(),
+}
+
+
+@dataclass(slots=True)
+class Call:
+    """One call between a caller and Parley's AI agent."""
+
+    caller: PhoneNumber
+    receiver: PhoneNumber | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    status: CallStatus = CallStatus.INITIATING
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    connected_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    failure_reason: str | None = None
+
+    def transition(self, target: CallStatus, *, at: datetime, reason: str | None = None) -> None:
+        """Move to `target` and stamp the time, or raise without changing anything."""
+        if target not in TRANSITIONS[self.status]:
+            raise IllegalTransitionError(
+                f"Call {self.id} cannot go from {self.status} to {target}.",
+                current=self.status.value,
+                requested=target.value,
+            )
+        self.status = target
+        self.updated_at = at
+        if target is CallStatus.CONNECTING:
+            self.connected_at = at
+        elif target is CallStatus.IN_PROGRESS:
+            self.started_at = at
+        elif target.is_final:
+            self.ended_at = at
+        if target is CallStatus.FAILED:
+            self.failure_reason = (reason or "unspecified failure")[:MAX_FAILURE_REASON]
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Talk time: from media flowing to the end; None when the call never started."""
+        if self.started_at is None:
+            return None
+        end = self.ended_at or utcnow()
+        return round((end - self.started_at).total_seconds(), 3)
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class Sentiment(enum.StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+@dataclass(slots=True)
+class Turn:
+    """One utterance of the conversation: the caller's or the AI's.
+
+    `latency_ms` holds the time each stage took for this turn (e.g. `{"stt": 240, "llm_first":
+    130}`), so slow turns can be explained after the fact.
+    """
+
+    call_id: uuid.UUID
+    index: int
+    role: Role
+    text: str
+    language: str | None = None
+    sentiment: Sentiment | None = None
+    sentiment_score: float | None = None
+    started_at: datetime = field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    latency_ms: dict[str, Any] | None = None
+    created_at: datetime = field(default_factory=utcnow)

@@ -1,0 +1,92 @@
+"""Use cases of the AI call system: start, connect, end and look at calls.
+
+Every status change goes through `Call.transition` (the rules) and then a compare-and-set write
+(the race), so two requests that hang up the same call at once cannot both win and a refused
+change leaves the stored call untouched.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from parley.calls.domain import Call, CallStatus, Turn, utcnow
+from parley.calls.phone import PhoneNumber
+from parley.calls.ports import CallFilter, CallStore, Page, TurnStore
+from parley.errors import IllegalTransitionError, NotFoundError
+
+
+class CallNotFoundError(NotFoundError):
+    code = "CALL_NOT_FOUND"
+
+
+class CallService:
+    def __init__(self, calls: CallStore, turns: TurnStore) -> None:
+        self._calls = calls
+        self._turns = turns
+
+    async def initiate(self, caller_number: str, receiver_number: str | None = None) -> Call:
+        """Create a call; it rings at once, as the original system's calls did."""
+        caller = PhoneNumber.parse(caller_number, "callerNumber")
+        receiver = PhoneNumber.parse(receiver_number, "receiverNumber") if receiver_number else None
+        call = Call(caller=caller, receiver=receiver)
+        call.transition(CallStatus.RINGING, at=call.created_at)
+        await self._calls.add_call(call)
+        return call
+
+    async def get(self, call_id: str | uuid.UUID) -> Call:
+        call = await self._calls.get_call(_parse_id(call_id))
+        if call is None:
+            raise CallNotFoundError(f"No call has the id '{call_id}'.", callId=str(call_id))
+        return call
+
+    async def connect(self, call_id: str | uuid.UUID) -> Call:
+        return await self.transition(call_id, CallStatus.CONNECTING)
+
+    async def start(self, call_id: str | uuid.UUID) -> Call:
+        """Media is flowing: the conversation has begun."""
+        return await self.transition(call_id, CallStatus.IN_PROGRESS)
+
+    async def end(self, call_id: str | uuid.UUID) -> Call:
+        return await self.transition(call_id, CallStatus.ENDED)
+
+    async def fail(self, call_id: str | uuid.UUID, reason: str) -> Call:
+        return await self.transition(call_id, CallStatus.FAILED, reason=reason)
+
+    async def transition(
+        self, call_id: str | uuid.UUID, target: CallStatus, *, reason: str | None = None
+    ) -> Call:
+        call = await self.get(call_id)
+        previous = call.status
+        call.transition(target, at=utcnow(), reason=reason)
+        if not await self._calls.save_transition(call, expected=previous):
+            current = await self.get(call.id)
+            raise IllegalTransitionError(
+                f"Call {call.id} changed to {current.status} meanwhile; it cannot go to {target}.",
+                current=current.status.value,
+                requested=target.value,
+            )
+        return call
+
+    async def find(
+        self, *, status: CallStatus | None, caller_number: str | None, page: Page
+    ) -> tuple[list[Call], int]:
+        caller = PhoneNumber.parse(caller_number, "callerNumber").e164 if caller_number else None
+        return await self._calls.list_calls(CallFilter(status=status, caller_e164=caller), page)
+
+    async def conversation(self, call_id: str | uuid.UUID) -> tuple[Call, list[Turn]]:
+        call = await self.get(call_id)
+        return call, await self._turns.list_turns(call.id)
+
+    async def record_turn(self, turn: Turn) -> Turn:
+        return await self._turns.append_turn(turn)
+
+
+def _parse_id(call_id: str | uuid.UUID) -> uuid.UUID:
+    if isinstance(call_id, uuid.UUID):
+        return call_id
+    try:
+        return uuid.UUID(call_id)
+    except ValueError as exc:
+        raise CallNotFoundError(
+            f"No call has the id '{call_id[:64]}' (call ids are UUIDs).", callId=call_id[:64]
+        ) from exc

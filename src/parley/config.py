@@ -1,0 +1,240 @@
+"""Parley's settings: one validated object, read once from the environment and `.env`.
+
+The environment names of the original Node.js system are kept (`PORT`, `OPENAI_API_KEY`,
+`STUN_SERVER_URL`, `CORS_ORIGIN`, `DB_HOST`...), so an existing `.env` keeps working. Settings are
+grouped in sections (`settings.server`, `settings.database`, ...); each section reads its own
+variables, and `load_settings()` gathers every problem of every section into one `SettingsError`
+so that a bad start-up says everything that is wrong at once.
+
+Secrets are `SecretStr`: they print as `**********` and are only unwrapped where they are used.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Self
+from urllib.parse import quote
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from parley.errors import SettingsError
+
+
+class AppEnv(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class _Section(BaseSettings):
+    """A group of settings read from the environment and `.env` under their exact names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class ServerSettings(_Section):
+    """HTTP server, logging and request limits."""
+
+    host: str = Field("0.0.0.0", validation_alias="HOST")  # noqa: S104 - a server listens on all interfaces by default
+    port: int = Field(3000, ge=1, le=65535, validation_alias="PORT")
+    app_env: AppEnv = Field(AppEnv.DEVELOPMENT, validation_alias="APP_ENV")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="CORS_ORIGIN",
+        description="Origins allowed to call the API cross-origin, comma-separated; '*' for any.",
+    )
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: str = Field("auto", pattern="^(auto|json|console)$", validation_alias="LOG_FORMAT")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, validation_alias="MAX_BODY_BYTES"
+    )
+    shutdown_timeout_s: float = Field(10.0, gt=0, le=300, validation_alias="SHUTDOWN_TIMEOUT")
+    data_dir: Path = Field(Path("var"), validation_alias="DATA_DIR")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+
+class DatabaseSettings(_Section):
+    """Where calls and conversations are stored.
+
+    `DATABASE_URL` wins when set. Otherwise `DB_HOST` selects MySQL/MariaDB, as in the original
+    system, and with neither Parley uses a SQLite file under `DATA_DIR`.
+    """
+
+    url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+    host: str | None = Field(None, validation_alias="DB_HOST")
+    port: int = Field(3306, ge=1, le=65535, validation_alias="DB_PORT")
+    user: str = Field("root", validation_alias="DB_USER")
+    password: SecretStr = Field(SecretStr(""), validation_alias="DB_PASSWORD")
+    name: str = Field("mobok", pattern=r"^[A-Za-z0-9_$-]{1,64}$", validation_alias="DB_NAME")
+    auto_migrate: bool = Field(True, validation_alias="DB_AUTO_MIGRATE")
+    echo: bool = Field(False, validation_alias="DB_ECHO")
+
+    _DRIVERS: ClassVar[dict[str, str]] = {
+        "sqlite": "sqlite+aiosqlite",
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "mysql": "mysql+asyncmy",
+        "mariadb": "mysql+asyncmy",
+    }
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().split("://", 1)[0].split("+", 1)[0]
+        if scheme not in cls._DRIVERS:
+            raise ValueError(
+                "DATABASE_URL must start with sqlite://, postgresql:// or mysql:// "
+                f"(got a URL for '{scheme}')"
+            )
+        return value
+
+    def resolved_url(self, data_dir: Path) -> str:
+        """The SQLAlchemy async URL to connect to (contains the password: never log it)."""
+        if self.url is not None:
+            return self._with_async_driver(self.url.get_secret_value())
+        if self.host:
+            password = quote(self.password.get_secret_value(), safe="")
+            auth = quote(self.user, safe="") + (f":{password}" if password else "")
+            return f"mysql+asyncmy://{auth}@{self.host}:{self.port}/{self.name}?charset=utf8mb4"
+        return f"sqlite+aiosqlite:///{(data_dir / 'parley.db').resolve()}"
+
+    def _with_async_driver(self, url: str) -> str:
+        scheme, rest = url.split("://", 1)
+        base = scheme.split("+", 1)[0]
+        return f"{self._DRIVERS[base]}://{rest}"
+
+
+class OpenAISettings(_Section):
+    """The OpenAI account used when a provider is set to `openai`."""
+
+    api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    model: str = Field("gpt-4o", min_length=1, validation_alias="OPENAI_MODEL")
+    base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+
+
+class WebRTCSettings(_Section):
+    """What browsers and the server-side peer use to find each other."""
+
+    stun_server_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["stun:stun.l.google.com:19302"],
+        validation_alias="STUN_SERVER_URL",
+        description="Comma-separated STUN URLs; empty for none (loopback or LAN only).",
+    )
+    ice_candidate_pool_size: int = Field(
+        10, ge=0, le=255, validation_alias="ICE_CANDIDATE_POOL_SIZE"
+    )
+    ice_transport_policy: str = Field(
+        "all", pattern="^(all|relay)$", validation_alias="ICE_TRANSPORT_POLICY"
+    )
+
+    @field_validator("stun_server_urls", mode="before")
+    @classmethod
+    def _parse_urls(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("stun_server_urls")
+    @classmethod
+    def _check_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("stun:", "stuns:")):
+                raise ValueError(f"'{url}' is not a STUN URL (expected stun:host:port)")
+        return urls
+
+
+class Settings(BaseModel):
+    """Everything Parley is configured with, built once by `load_settings()`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Self:
+        if self.server.app_env is AppEnv.PRODUCTION and "*" in self.server.cors_origins:
+            raise ValueError("CORS_ORIGIN='*' is refused when APP_ENV=production; list the origins")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.resolved_url(self.server.data_dir)
+
+    def secrets(self) -> list[str]:
+        """Every secret value configured, so that logs can redact them."""
+        values = [self.database.password, self.database.url, self.openai.api_key]
+        secrets = [v.get_secret_value() for v in values if v is not None]
+        return [s for s in secrets if len(s) >= 4]
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    "server": ServerSettings,
+    "database": DatabaseSettings,
+    "openai": OpenAISettings,
+    "webrtc": WebRTCSettings,
+}
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read every section; raise one `SettingsError` naming every invalid variable.
+
+    `overrides` maps a section name to a dict of field values (used by tests and the CLI).
+    """
+    sections: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, section in _SECTIONS.items():
+        try:
+            sections[name] = section(_env_file=env_file, **overrides.get(name, {}))
+        except ValidationError as exc:
+            problems.extend(_describe(exc))
+    if problems:
+        raise SettingsError(problems)
+    try:
+        return Settings(**sections)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from exc
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"{where}: {error['msg']}")
+    return lines

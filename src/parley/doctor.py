@@ -1,0 +1,104 @@
+"""`parley doctor`: what is installed, configured and reachable, one line each.
+
+Each check is a small async function returning a `Finding`; later parts (models, Janus, browsers)
+add their own checks to `CHECKS`. The report never prints a secret, only whether it is set.
+"""
+
+from __future__ import annotations
+
+import enum
+import platform
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from parley.config import Settings
+from parley.errors import StorageError
+from parley.storage.db import Database, head_revision
+
+
+class Level(enum.StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    name: str
+    level: Level
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.level.value:<5} {self.name:<10} {self.detail}"
+
+
+Check = Callable[[Settings], Awaitable[Finding]]
+
+
+async def check_python(_: Settings) -> Finding:
+    version = platform.python_version()
+    level = Level.OK if sys.version_info >= (3, 11) else Level.FAIL
+    return Finding("python", level, f"{version} at {sys.executable}")
+
+
+async def check_settings(settings: Settings) -> Finding:
+    server = settings.server
+    detail = f"APP_ENV={server.app_env.value} HOST={server.host} PORT={server.port}"
+    return Finding("settings", Level.OK, detail)
+
+
+async def check_database(settings: Settings) -> Finding:
+    database = Database(settings.database_url)
+    try:
+        await database.ping()
+        current, head = await database.current_revision(), head_revision()
+    except StorageError as exc:
+        return Finding("database", Level.FAIL, exc.message)
+    finally:
+        await database.aclose()
+    level = Level.OK if current == head else Level.WARN
+    state = "up to date" if current == head else f"behind head {head} (run `parley db upgrade`)"
+    return Finding("database", level, f"{database.describe()} revision {current}: {state}")
+
+
+async def check_port(settings: Settings) -> Finding:
+    host, port = settings.server.host, settings.server.port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return Finding("port", Level.WARN, f"{host}:{port} is taken ({exc.strerror})")
+    return Finding("port", Level.OK, f"{host}:{port} is free")
+
+
+async def check_stun(settings: Settings) -> Finding:
+    urls = settings.webrtc.stun_server_urls
+    if not urls:
+        return Finding("stun", Level.WARN, "no STUN server: callers behind NAT cannot connect")
+    return Finding("stun", Level.OK, ", ".join(urls) + " (configured; not contacted)")
+
+
+async def check_openai(settings: Settings) -> Finding:
+    if settings.openai.api_key is None:
+        return Finding(
+            "openai", Level.OK, "OPENAI_API_KEY not set (needed only for OpenAI providers)"
+        )
+    base = settings.openai.base_url or "api.openai.com"
+    return Finding("openai", Level.OK, f"key set, model {settings.openai.model}, at {base}")
+
+
+CHECKS: list[Check] = [
+    check_python,
+    check_settings,
+    check_database,
+    check_port,
+    check_stun,
+    check_openai,
+]
+
+
+async def run_checks(settings: Settings) -> list[Finding]:
+    return [await check(settings) for check in CHECKS]

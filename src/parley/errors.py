@@ -1,0 +1,63 @@
+"""Parley's exceptions, all in one place.
+
+    ParleyError                    code + human message; nothing below leaks a foreign type
+    ├── SettingsError              the configuration is invalid; start-up stops
+    ├── NotFoundError              an id that names nothing (HTTP 404)
+    ├── InvalidInputError          a value the domain refuses, e.g. a phone number (HTTP 422)
+    ├── ConflictError              a request that the current state forbids (HTTP 409)
+    │   └── IllegalTransitionError a call status change the state machine does not allow
+    └── StorageError               the database failed or is unreachable (HTTP 503)
+
+Every error carries a stable machine-readable `code` (UPPER_SNAKE_CASE) and a message for people.
+The web layer maps classes to HTTP statuses; the domain never speaks HTTP. Foreign errors
+(SQLAlchemy, drivers) are turned into ours at the boundary with `raise ... from exc`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ParleyError(Exception):
+    """Base of every error Parley raises on purpose."""
+
+    code = "PARLEY_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class SettingsError(ParleyError):
+    """The configuration is invalid; `problems` lists every bad variable."""
+
+    code = "INVALID_SETTINGS"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Invalid settings:\n  " + "\n  ".join(problems))
+
+
+class NotFoundError(ParleyError):
+    code = "NOT_FOUND"
+
+
+class InvalidInputError(ParleyError):
+    code = "INVALID_INPUT"
+
+
+class ConflictError(ParleyError):
+    code = "CONFLICT"
+
+
+class IllegalTransitionError(ConflictError):
+    """A status change the call state machine refuses; nothing was changed."""
+
+    code = "ILLEGAL_STATE_TRANSITION"
+
+
+class StorageError(ParleyError):
+    code = "STORAGE_UNAVAILABLE"

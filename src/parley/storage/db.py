@@ -1,0 +1,112 @@
+"""The database connection: engine, sessions, health check and migrations.
+
+One `Database` is created by the app and closed at shutdown. SQLite gets WAL journaling, so that
+readers (the API) never wait behind the writer (a live call storing its turns).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from parley.errors import StorageError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """Owns the engine; `aclose()` is safe to call twice."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **_engine_options(url))
+        if self.dialect == "sqlite":
+            _prepare_sqlite(self.engine, self.url.database)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._closed = False
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    def describe(self) -> str:
+        """The URL with its password hidden: safe to log or print."""
+        return self.url.render_as_string(hide_password=True)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"The database at {self.describe()} is unreachable: {exc}") from exc
+
+    async def upgrade(self) -> str | None:
+        """Apply every pending migration; return the revision the database is now at."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"Migrating {self.describe()} failed: {exc}") from exc
+        return await self.current_revision()
+
+    async def current_revision(self) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.engine.dispose()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if make_url(url).get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_recycle": 1800}
+
+
+def _prepare_sqlite(engine: AsyncEngine, database: str | None) -> None:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()

@@ -1,0 +1,31 @@
+"""FastAPI dependencies, as `Annotated` aliases so that route signatures read as documentation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from parley.calls.service import CallService
+from parley.config import Settings
+from parley.storage.db import Database
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _calls(request: Request) -> CallService:
+    service: CallService = request.app.state.calls
+    return service
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+CallsDep = Annotated[CallService, Depends(_calls)]
+DatabaseDep = Annotated[Database, Depends(_database)]

@@ -1,0 +1,88 @@
+"""Maps every error to the envelope with the right HTTP status and a stable code.
+
+Domain errors keep their own code; framework errors get one here. An unexpected exception is
+logged with its traceback and answered with a 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from parley.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ParleyError,
+    StorageError,
+)
+from parley.web.envelope import error_response
+
+log = logging.getLogger("parley.web")
+
+STATUS_OF: list[tuple[type[ParleyError], int]] = [
+    (NotFoundError, 404),
+    (InvalidInputError, 422),
+    (ConflictError, 409),
+    (StorageError, 503),
+]
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+}
+
+
+async def _parley_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ParleyError)
+    status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 500)
+    if status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+        return error_response(status, exc.code, "The service is temporarily unavailable.")
+    return error_response(status, exc.code, exc.message, exc.details)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+    fields = [_describe(e) for e in errors]
+    message = "Invalid request: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return error_response(422, "VALIDATION_ERROR", message[:1000], {"fields": fields[:20]})
+
+
+def _describe(error: Any) -> dict[str, str]:
+    location = [str(part) for part in error.get("loc", ()) if part != "body"]
+    return {"field": ".".join(location) or "body", "message": str(error.get("msg", "invalid"))}
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        message = "There is nothing at this address."
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ParleyError, _parley_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

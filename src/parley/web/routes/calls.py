@@ -1,0 +1,97 @@
+"""`/api/v1/calls`: the original AI call system's REST contract, plus listing and conversations."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from parley.calls.domain import CallStatus
+from parley.calls.ports import Page
+from parley.web.deps import CallsDep, SettingsDep
+from parley.web.envelope import Success, documented, ok
+from parley.web.schemas import (
+    CallCreate,
+    CallData,
+    CallList,
+    CallPublic,
+    ConversationData,
+    IceServer,
+    Pagination,
+    RtcConfig,
+    RtcConfigData,
+    TurnPublic,
+)
+
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+CallId = Annotated[str, Path(max_length=64, description="The call's id (a UUID).")]
+
+
+@router.get("/config", summary="WebRTC configuration for the caller's RTCPeerConnection")
+async def get_config(settings: SettingsDep) -> Success[RtcConfigData]:
+    rtc = settings.webrtc
+    config = RtcConfig(
+        ice_servers=[IceServer(urls=url) for url in rtc.stun_server_urls],
+        ice_candidate_pool_size=rtc.ice_candidate_pool_size,
+        ice_transport_policy=rtc.ice_transport_policy,
+    )
+    return ok(RtcConfigData(config=config))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a call (it answers RINGING)",
+    responses=documented(400, 422, 503),
+)
+async def create_call(body: CallCreate, calls: CallsDep) -> Success[CallData]:
+    call = await calls.initiate(body.caller_number, body.receiver_number)
+    return ok(CallData(call=CallPublic.of(call)))
+
+
+@router.get("", summary="List calls, newest first", responses=documented(422))
+async def list_calls(
+    calls: CallsDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 20,
+    call_status: Annotated[CallStatus | None, Query(alias="status")] = None,
+    caller_number: Annotated[str | None, Query(alias="callerNumber", max_length=32)] = None,
+) -> Success[CallList]:
+    found, total = await calls.find(
+        status=call_status,
+        caller_number=caller_number,
+        page=Page(offset=(page - 1) * page_size, limit=page_size),
+    )
+    pagination = Pagination(
+        page=page, page_size=page_size, total=total, total_pages=math.ceil(total / page_size)
+    )
+    return ok(CallList(calls=[CallPublic.of(c) for c in found], pagination=pagination))
+
+
+@router.get("/{call_id}", summary="One call", responses=documented(404))
+async def get_call(call_id: CallId, calls: CallsDep) -> Success[CallData]:
+    return ok(CallData(call=CallPublic.of(await calls.get(call_id))))
+
+
+@router.post("/{call_id}/connect", summary="Connect a ringing call", responses=documented(404, 409))
+async def connect_call(call_id: CallId, calls: CallsDep) -> Success[CallData]:
+    return ok(CallData(call=CallPublic.of(await calls.connect(call_id))))
+
+
+@router.post("/{call_id}/end", summary="Hang up", responses=documented(404, 409))
+async def end_call(call_id: CallId, calls: CallsDep) -> Success[CallData]:
+    return ok(CallData(call=CallPublic.of(await calls.end(call_id))))
+
+
+@router.get(
+    "/{call_id}/conversation",
+    summary="The call's conversation, turn by turn",
+    responses=documented(404),
+)
+async def get_conversation(call_id: CallId, calls: CallsDep) -> Success[ConversationData]:
+    call, turns = await calls.conversation(call_id)
+    data = ConversationData(
+        call_id=call.id, status=call.status, turns=[TurnPublic.of(t) for t in turns]
+    )
+    return ok(data)
