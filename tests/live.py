@@ -1,0 +1,83 @@
+"""A real `parley serve` process for tests that talk to the server as a client would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """One server process on loopback; `stop()` is idempotent and ends only this process."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+    stopped: bool = field(default=False)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15) -> int:
+        if not self.stopped:
+            self.stopped = True
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(data_dir: Path, env: dict[str, str] | None = None, wait: float = 30) -> LiveServer:
+    port = free_port()
+    log_path = data_dir / "server.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "APP_ENV": "test",
+        "LOG_FORMAT": "json",
+        **(env or {}),
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "parley", "--env-file", "/dev/null", "serve",
+             "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=data_dir,
+        )  # fmt: skip
+    server = LiveServer(process, f"http://127.0.0.1:{port}", log_path)
+    _wait_ready(server, wait)
+    return server
+
+
+def _wait_ready(server: LiveServer, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"parley serve exited early:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"parley serve was not ready within {wait}s:\n{server.log()}")

@@ -1,0 +1,43 @@
+import json
+import logging
+
+import pytest
+
+from parley.logs import JsonFormatter, Redactor, configure_logging, request_id_var
+
+
+def test_redacts_configured_secrets_and_secret_shapes() -> None:
+    redact = Redactor(["hunter2hunter2"])
+    text = redact(
+        "pw=hunter2hunter2 key=sk-proj-abcdefghijklmnop auth=Bearer abc.def.ghijklmn "
+        "url=postgresql://parley:dbpassword@127.0.0.1/x"
+    )
+    assert "hunter2hunter2" not in text
+    assert "sk-proj-abcdefghijklmnop" not in text
+    assert "abc.def.ghijklmn" not in text
+    assert "dbpassword" not in text
+    assert "postgresql://parley:***@127.0.0.1/x" in text
+
+
+def test_json_lines_carry_request_id_and_extras() -> None:
+    record = logging.makeLogRecord(
+        {"name": "parley.t", "levelname": "INFO", "msg": "called %s", "args": ("sk-abcdefghijk",)}
+    )
+    record.request_id = "req-1"
+    record.duration_ms = 12.5
+    line = json.loads(JsonFormatter(Redactor()).format(record))
+    assert line["msg"] == "called ***"
+    assert line["request_id"] == "req-1"
+    assert line["duration_ms"] == 12.5
+
+
+def test_configured_logging_redacts_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json", ["my-db-password"])
+    token = request_id_var.set("abc123")
+    try:
+        logging.getLogger("parley.test").warning("connecting with my-db-password")
+    finally:
+        request_id_var.reset(token)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["msg"] == "connecting with ***"
+    assert line["request_id"] == "abc123"
