@@ -194,7 +194,7 @@ async def test_list_filters_and_pages_newest_first(client: httpx.AsyncClient) ->
     [{"status": "RINGIN"}, {"page": 0}, {"pageSize": 101}, {"callerNumber": "nope"}],
 )
 async def test_bad_list_queries_are_422(
-    client: httpx.AsyncClient, params: dict[str, object]
+    client: httpx.AsyncClient, params: dict[str, str | int]
 ) -> None:
     response = await client.get("/api/v1/calls", params=params)
     assert response.status_code == 422

@@ -1,6 +1,9 @@
 """Property-based run of Schemathesis over the OpenAPI schema of a real server: every check it
 has (no 5xx, status codes and bodies as documented, Allow headers, stateful links...), with a
-bounded number of examples per operation. `schemathesis.toml` at the root holds its settings."""
+bounded number of examples per operation. `schemathesis.toml` at the root holds its settings.
+
+One worker: with several threads, Hypothesis trips over a CPython 3.11.7 `ast.parse` bug
+("AST constructor recursion depth mismatch") that has nothing to do with our API."""
 
 import os
 import subprocess
@@ -17,7 +20,7 @@ def test_api_conforms_to_its_schema_and_never_fails(live_server: LiveServer) -> 
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run",
         f"{live_server.url}/api/openapi.json",
-        "--checks", "all", "--max-examples", MAX_EXAMPLES, "--workers", "2", "--no-color",
+        "--checks", "all", "--max-examples", MAX_EXAMPLES, "--no-color",
     ]  # fmt: skip
     if seed := os.environ.get("SCHEMATHESIS_SEED"):
         command += ["--seed", seed]
