@@ -49,7 +49,13 @@ else
 fi
 
 # Server processes that were already running before us: never touched.
-server_pids() { pgrep -x 'mariadbd|mysqld|postgres' 2>/dev/null || true; }
+# (pgrep matches nothing for patterns over 15 characters, so one name at a time)
+server_pids() {
+    local name
+    for name in mariadbd mysqld postgres; do
+        pgrep -x "$name" 2>/dev/null || true
+    done
+}
 mapfile -t before < <(server_pids)
 
 # Keep the packages' maintainer scripts from starting system-wide services

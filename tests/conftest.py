@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -9,9 +10,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from parley.config import Settings, load_settings
 from parley.web.app import create_app
+from tests.dbservers import (
+    INSTALL_HINT,
+    DatabaseServer,
+    missing_binaries,
+    start_mariadb,
+    start_postgresql,
+)
 from tests.live import LiveServer, start_server
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -53,3 +64,52 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = start_server(tmp_path_factory.mktemp("live"))
     yield server
     server.stop()
+
+
+# --- real database servers ----------------------------------------------------------------------
+
+BACKENDS = ["sqlite", "postgresql", "mariadb"]
+_STARTERS = {"postgresql": start_postgresql, "mariadb": start_mariadb}
+
+
+@pytest.fixture(scope="session")
+def database_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, DatabaseServer]]:
+    """PostgreSQL and MariaDB, started once (lazily) for the session and stopped at its end."""
+    servers: dict[str, DatabaseServer] = {}
+
+    class Lazy(dict[str, DatabaseServer]):
+        def __missing__(self, name: str) -> DatabaseServer:
+            if missing := missing_binaries(name):  # type: ignore[arg-type]
+                pytest.fail(f"{name} is not installed ({', '.join(missing)}): {INSTALL_HINT}")
+            servers[name] = _STARTERS[name](tmp_path_factory.mktemp(name))
+            self[name] = servers[name]
+            return servers[name]
+
+    yield Lazy()
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, database_servers: dict[str, DatabaseServer]
+) -> AsyncIterator[str]:
+    """A fresh, empty database on each backend in turn: SQLite, PostgreSQL, MariaDB."""
+    backend: str = request.param
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    server = database_servers[backend]
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server.url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"CREATE DATABASE {name}"))
+        yield make_url(server.url).set(database=name).render_as_string(hide_password=False)
+        async with admin.connect() as conn:
+            force = " WITH (FORCE)" if backend == "postgresql" else ""
+            await conn.execute(text(f"DROP DATABASE {name}{force}"))
+    finally:
+        await admin.dispose()

@@ -73,6 +73,19 @@ async def test_original_flow_create_connect_get_end(client: httpx.AsyncClient) -
     assert ISO_MS_Z.match(ended.json()["data"]["call"]["endedAt"])
 
 
+async def test_the_api_works_the_same_on_every_database(
+    make_client: MakeClient, database_url: str
+) -> None:
+    async with make_client(database={"url": database_url}) as client:
+        call = await create(client)
+        assert (await client.post(f"/api/v1/calls/{call['id']}/connect")).status_code == 200
+        assert (await client.post(f"/api/v1/calls/{call['id']}/end")).status_code == 200
+        assert (await client.post(f"/api/v1/calls/{call['id']}/end")).status_code == 409
+        listed = (await client.get("/api/v1/calls", params={"status": "ENDED"})).json()["data"]
+        assert [c["id"] for c in listed["calls"]] == [call["id"]]
+        assert (await client.get("/readyz")).status_code == 200
+
+
 async def test_numbers_are_normalized(client: httpx.AsyncClient) -> None:
     call = await create(client, "+82 10-1234-5678")
     assert call["callerNumber"] == "01012345678"
