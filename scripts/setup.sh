@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Parley needs and is missing, on a fresh Debian/Ubuntu machine or an old checkout:
+# Python 3.11+ with venv, uv (pinned, from PyPI, in .tools/), then the locked dependencies in
+# .venv/. Idempotent and quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.8
+export UV_PYTHON_DOWNLOADS=never      # use the machine's Python, never download one
+export UV_LINK_MODE=copy
+
+say() { printf 'setup: %s\n' "$*"; }
+
+apt_install() {
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    say "installing $* (apt)"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+python_ok() {
+    command -v python3 >/dev/null &&
+        python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+
+python_ok || apt_install python3 python3-venv python3-dev
+python_ok || { say "Parley needs Python >= 3.11 with venv"; exit 1; }
+
+if [[ ! -x .tools/bin/uv ]] || [[ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]]; then
+    say "installing uv $UV_VERSION into .tools/"
+    python3 -m venv .tools
+    .tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+fi
+
+.tools/bin/uv sync --frozen --quiet --python "$(command -v python3)"
+say "ready: $(.venv/bin/parley --version)"
