@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -14,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from parley.ai.base import AudioChunk, Language
+from parley.ai.engine import AIEngine, build_engine, install_local_models
 from parley.config import Settings, load_settings
 from parley.web.app import create_app
 from tests.dbservers import (
@@ -24,6 +27,7 @@ from tests.dbservers import (
     start_postgresql,
 )
 from tests.live import LiveServer, start_server
+from tests.speech import speak, with_silence
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -36,8 +40,10 @@ def make_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
 
 
 @asynccontextmanager
-async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
+async def running_client(
+    settings: Settings, engine: AIEngine | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, engine=engine)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as client:
@@ -45,11 +51,37 @@ async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
 
 
 @pytest.fixture
-def make_client(tmp_path: Path) -> MakeClient:
+def make_client(tmp_path: Path, local_engine: AIEngine) -> MakeClient:
+    """Clients of apps that share the session's AI engine (models load once per run)."""
+
     def make(**sections: dict[str, Any]) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        return running_client(make_settings(tmp_path, **sections))
+        return running_client(make_settings(tmp_path, **sections), local_engine)
 
     return make
+
+
+@pytest.fixture(scope="session")
+async def local_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AIEngine]:
+    """The offline default engine with the real local models, loaded once for the session.
+    Temperature 0, so that answers do not vary from run to run."""
+    settings = make_settings(tmp_path_factory.mktemp("engine"), ai={"llm_temperature": 0.0})
+    await asyncio.to_thread(install_local_models, settings)
+    engine = build_engine(settings)
+    await engine.load()
+    yield engine
+    await engine.aclose()
+
+
+@pytest.fixture(scope="session")
+async def english_question(local_engine: AIEngine) -> AudioChunk:
+    text = "Hello, I ordered a pair of shoes last week. When will they arrive?"
+    return with_silence(await speak(local_engine.tts, text, Language.ENGLISH))
+
+
+@pytest.fixture(scope="session")
+async def korean_question(local_engine: AIEngine) -> AudioChunk:
+    text = "안녕하세요. 지난주에 주문한 신발이 언제 도착하나요?"
+    return with_silence(await speak(local_engine.tts, text, Language.KOREAN))
 
 
 @pytest.fixture

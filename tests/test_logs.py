@@ -32,12 +32,16 @@ def test_json_lines_carry_request_id_and_extras() -> None:
 
 
 def test_configured_logging_redacts_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
     configure_logging("INFO", "json", ["my-db-password"])
     token = request_id_var.set("abc123")
     try:
         logging.getLogger("parley.test").warning("connecting with my-db-password")
     finally:
         request_id_var.reset(token)
+        root.handlers[:] = before[0]
+        root.setLevel(before[1])
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["msg"] == "connecting with ***"
     assert line["request_id"] == "abc123"

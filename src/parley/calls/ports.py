@@ -43,8 +43,8 @@ class CallStore(Protocol):
 
 
 class TurnStore(Protocol):
-    async def append_turn(self, turn: Turn) -> Turn:
-        """Store `turn` as the call's next one; its `index` is assigned here and returned."""
+    async def append_turns(self, turns: list[Turn]) -> list[Turn]:
+        """Store `turns` (of one call) as its next ones, all or none; indices are assigned here."""
 
     async def list_turns(self, call_id: uuid.UUID, *, limit: int | None = None) -> list[Turn]:
         """The call's turns in order (the last `limit` ones when given)."""

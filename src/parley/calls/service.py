@@ -77,8 +77,12 @@ class CallService:
         call = await self.get(call_id)
         return call, await self._turns.list_turns(call.id)
 
-    async def record_turn(self, turn: Turn) -> Turn:
-        return await self._turns.append_turn(turn)
+    async def record_turns(self, turns: list[Turn]) -> list[Turn]:
+        """Store turns of one call together: all of them, or none."""
+        return await self._turns.append_turns(turns)
+
+    async def recent_turns(self, call_id: uuid.UUID, limit: int) -> list[Turn]:
+        return await self._turns.list_turns(call_id, limit=limit) if limit else []
 
 
 def _parse_id(call_id: str | uuid.UUID) -> uuid.UUID:

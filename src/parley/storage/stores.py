@@ -86,20 +86,25 @@ class SqlCallStore:
             rows = (await session.execute(rows_query)).scalars().all()
         return [_call(row) for row in rows], int(total)
 
-    async def append_turn(self, turn: Turn) -> Turn:
-        """Give the turn the next index of its call; retry if a concurrent writer took it."""
+    async def append_turns(self, turns: list[Turn]) -> list[Turn]:
+        """Give the turns the next indices of their call, in one transaction; retry if a
+        concurrent writer took an index first."""
+        if not turns:
+            return turns
+        call_id = turns[0].call_id
         for attempt in range(_APPEND_ATTEMPTS):
             try:
                 async with self._transaction() as session:
                     last = await session.scalar(
-                        select(func.max(TurnRow.turn_index)).where(TurnRow.call_id == turn.call_id)
+                        select(func.max(TurnRow.turn_index)).where(TurnRow.call_id == call_id)
                     )
-                    turn.index = 0 if last is None else last + 1
-                    session.add(_turn_row(turn))
-                return turn
+                    for offset, turn in enumerate(turns):
+                        turn.index = (-1 if last is None else last) + 1 + offset
+                    session.add_all([_turn_row(turn) for turn in turns])
+                return turns
             except IntegrityError as exc:
                 if attempt == _APPEND_ATTEMPTS - 1:
-                    raise StorageError(f"Could not store the turn of call {turn.call_id}") from exc
+                    raise StorageError(f"Could not store the turns of call {call_id}") from exc
         raise AssertionError("unreachable")
 
     async def list_turns(self, call_id: uuid.UUID, *, limit: int | None = None) -> list[Turn]:

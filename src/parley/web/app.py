@@ -3,6 +3,7 @@ lifespan (database first; later the AI models, live calls and Janus)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,18 +12,23 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from parley import __version__
+from parley.ai.base import Language
+from parley.ai.engine import AIEngine, build_engine, install_local_models
+from parley.calls.conversation import ConversationService
 from parley.calls.service import CallService
 from parley.config import Settings
 from parley.storage.db import Database
 from parley.storage.stores import SqlCallStore
 from parley.web.errors import install_error_handlers
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from parley.web.routes import calls, health
+from parley.web.routes import calls, conversation, health
 
 log = logging.getLogger("parley")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI:
+    """The app. An `engine` passed in is shared and left open; otherwise the app builds its own
+    from the settings and closes it at shutdown."""
     app = FastAPI(
         title="Parley",
         version=__version__,
@@ -33,8 +39,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.shared_engine = engine
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(conversation.router)
     app.include_router(calls.router)
     _add_middleware(app, settings)
     return app
@@ -42,7 +50,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: CORS sees requests before the body limit, the request id wraps all.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.server.max_body_bytes)
+    upload_limit = settings.ai.max_audio_bytes + 256 * 1024  # the form fields around the audio
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.server.max_body_bytes,
+        overrides={conversation.PATH: upload_limit},
+    )
     origins = settings.server.cors_origins
     if origins:
         app.add_middleware(
@@ -61,15 +74,37 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database = Database(settings.database_url, echo=settings.database.echo)
+    engine: AIEngine | None = app.state.shared_engine
+    owns_engine = engine is None
     try:
         if settings.database.auto_migrate:
             revision = await database.upgrade()
             log.info("database %s at revision %s", database.describe(), revision)
+        if engine is None:
+            engine = await _start_engine(settings)
         store = SqlCallStore(database)
         app.state.database = database
         app.state.calls = CallService(store, store)
+        app.state.conversation = ConversationService(
+            app.state.calls,
+            engine,
+            history_turns=settings.ai.history_turns,
+            max_tokens=settings.ai.llm_max_tokens,
+            default_language=Language(settings.ai.default_language),
+        )
         log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)
         yield
     finally:
+        if owns_engine and engine is not None:
+            await engine.aclose()
         await database.aclose()
         log.info("parley stopped")
+
+
+async def _start_engine(settings: Settings) -> AIEngine:
+    await asyncio.to_thread(install_local_models, settings)
+    engine = build_engine(settings)
+    if settings.ai.preload:
+        await engine.load()
+    log.info("AI engine ready", extra=engine.describe())
+    return engine

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from parley.calls.conversation import ConversationService
 from parley.calls.service import CallService
 from parley.config import Settings
 from parley.storage.db import Database
@@ -21,6 +22,11 @@ def _calls(request: Request) -> CallService:
     return service
 
 
+def _conversation(request: Request) -> ConversationService:
+    service: ConversationService = request.app.state.conversation
+    return service
+
+
 def _database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
@@ -29,3 +35,4 @@ def _database(request: Request) -> Database:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CallsDep = Annotated[CallService, Depends(_calls)]
 DatabaseDep = Annotated[Database, Depends(_database)]
+ConversationDep = Annotated[ConversationService, Depends(_conversation)]

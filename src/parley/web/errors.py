@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from parley.ai.audio import AudioTooLongError, UnsupportedAudioError
 from parley.errors import (
+    AIProviderError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -27,10 +29,13 @@ from parley.web.envelope import error_response
 log = logging.getLogger("parley.web")
 
 STATUS_OF: list[tuple[type[ParleyError], int]] = [
+    (UnsupportedAudioError, 415),
+    (AudioTooLongError, 413),
     (NotFoundError, 404),
     (InvalidInputError, 422),
     (ConflictError, 409),
     (StorageError, 503),
+    (AIProviderError, 503),
 ]
 HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -47,6 +52,9 @@ HTTP_CODES = {
 async def _parley_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ParleyError)
     status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 500)
+    if isinstance(exc, AIProviderError):
+        log.warning("%s: %s", exc.code, exc.message, extra=exc.details)
+        return error_response(status, exc.code, exc.message, exc.details)
     if status >= 500:
         log.error("%s: %s", exc.code, exc.message)
         return error_response(status, exc.code, "The service is temporarily unavailable.")

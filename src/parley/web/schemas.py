@@ -151,3 +151,21 @@ class ConversationData(Schema):
     call_id: uuid.UUID
     status: CallStatus
     turns: list[TurnPublic]
+
+
+class ConversationPublic(Schema):
+    user_message: str = Field(description="What the caller said; empty when no speech was heard.")
+    ai_response: str
+    sentiment: SentimentPublic | None = None
+    timestamp: Timestamp
+    language: str = Field(examples=["ko"])
+    latency_ms: dict[str, float] = Field(
+        default_factory=dict, description="Milliseconds from the start to the end of each stage."
+    )
+
+
+class ProcessedConversation(Schema):
+    conversation: ConversationPublic
+    audio_url: str | None = Field(
+        None, description="The spoken answer, `data:audio/mpeg;base64,...`; null when silent."
+    )

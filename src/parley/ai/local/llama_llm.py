@@ -1,0 +1,93 @@
+"""The LLM on this machine: llama.cpp (llama-cpp-python) with a GGUF model, by default
+Qwen2.5-Coder-0.5B-Instruct Q4_K_M, using the chat template stored in the GGUF.
+
+One model instance serves every call, one generation at a time (the machine has two cores;
+interleaving two generations would only make both slow). llama.cpp keeps the KV cache of the last
+prompt and re-evaluates only what differs, so the system prompt and earlier turns of a call are
+not recomputed; a RAM cache of states keyed by token prefix extends that across calls that take
+turns on the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from parley.ai.base import ChatMessage
+from parley.ai.streaming import stream_from_thread
+from parley.errors import AIProviderError
+
+STATE_CACHE_BYTES = 512 * 1024 * 1024
+
+
+class LlamaCppLLM:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        context: int = 4096,
+        threads: int = 0,
+        temperature: float = 0.6,
+    ) -> None:
+        self.name = f"llama.cpp {model_path.stem}"
+        self._path = model_path
+        self._context = context
+        self._threads = threads or os.cpu_count() or 2
+        self._temperature = temperature
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="llm")
+        self._llama: Any = None
+
+    async def load(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._ensure_model)
+
+    async def stream_reply(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int
+    ) -> AsyncIterator[str]:
+        prompt = [{"role": m.role, "content": m.content} for m in messages]
+
+        def produce(stop: threading.Event) -> Iterator[str]:
+            return self._generate(prompt, max_tokens, stop)
+
+        try:
+            async for piece in stream_from_thread(self._executor, produce):
+                yield piece
+        except AIProviderError:
+            raise
+        except Exception as exc:
+            raise AIProviderError(f"The local LLM failed: {exc}", provider="llm:local") from exc
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _ensure_model(self) -> Any:
+        if self._llama is None:
+            from llama_cpp import Llama
+            from llama_cpp.llama_cache import LlamaRAMCache
+
+            llama = Llama(
+                model_path=str(self._path), n_ctx=self._context, n_threads=self._threads,
+                n_threads_batch=self._threads, n_batch=512, verbose=False,
+            )  # fmt: skip
+            llama.set_cache(LlamaRAMCache(capacity_bytes=STATE_CACHE_BYTES))
+            self._llama = llama
+        return self._llama
+
+    def _generate(
+        self, prompt: list[dict[str, str]], max_tokens: int, stop: threading.Event
+    ) -> Iterator[str]:
+        llama = self._ensure_model()
+        chunks = llama.create_chat_completion(
+            messages=prompt, stream=True, max_tokens=max_tokens, temperature=self._temperature,
+            top_p=0.9, repeat_penalty=1.1,
+        )  # fmt: skip
+        for chunk in chunks:
+            if stop.is_set():
+                break
+            text = chunk["choices"][0]["delta"].get("content")
+            if text:
+                yield text

@@ -1,0 +1,49 @@
+"""The local LLM (llama.cpp, Qwen2.5 0.5B) with the real model."""
+
+import re
+import time
+
+from parley.ai.base import ChatMessage
+from parley.ai.engine import AIEngine
+
+SYSTEM = ChatMessage("system", "You are a helpful phone agent. Answer in one short sentence.")
+
+
+async def test_reply_streams_in_pieces(local_engine: AIEngine) -> None:
+    messages = [SYSTEM, ChatMessage("user", "What colour is the sky on a clear day?")]
+    pieces = [p async for p in local_engine.llm.stream_reply(messages, max_tokens=40)]
+    assert len(pieces) > 3
+    assert "blue" in "".join(pieces).lower()
+
+
+async def test_history_is_used(local_engine: AIEngine) -> None:
+    messages = [
+        SYSTEM,
+        ChatMessage("user", "Hi, my name is Alice Kim and my order number is 4417."),
+        ChatMessage("assistant", "Hello Alice, thanks. How can I help with order 4417?"),
+        ChatMessage("user", "What is my name?"),
+    ]
+    reply = "".join([p async for p in local_engine.llm.stream_reply(messages, max_tokens=30)])
+    assert "Alice" in reply
+
+
+async def test_korean_is_answered_in_korean(local_engine: AIEngine) -> None:
+    messages = [
+        ChatMessage("system", "당신은 친절한 상담원입니다. 한국어로 한 문장으로 답하세요."),
+        ChatMessage("user", "영업시간이 어떻게 되나요?"),
+    ]
+    reply = "".join([p async for p in local_engine.llm.stream_reply(messages, max_tokens=40)])
+    assert re.search("[가-힣]", reply), reply
+
+
+async def test_closing_the_stream_frees_the_model_at_once(local_engine: AIEngine) -> None:
+    long_task = [SYSTEM, ChatMessage("user", "Count from one to two hundred in words.")]
+    stream = local_engine.llm.stream_reply(long_task, max_tokens=400)
+    async for _ in stream:
+        break
+    await stream.aclose()  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    quick = [SYSTEM, ChatMessage("user", "Say yes.")]
+    async for _ in local_engine.llm.stream_reply(quick, max_tokens=5):
+        break
+    assert time.perf_counter() - started < 2.0  # not waiting for 400 tokens to finish

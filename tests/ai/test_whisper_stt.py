@@ -1,0 +1,96 @@
+"""Whisper base on this machine, with the real model, on speech made by the local voices."""
+
+import asyncio
+import re
+
+import numpy as np
+import pytest
+
+from parley.ai.base import AudioChunk, Language
+from parley.ai.engine import AIEngine
+from parley.ai.local.whisper_stt import collapse_repeats, drop_hallucinations
+from tests.speech import resample
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref, hyp = words(reference), words(hypothesis)
+    distance = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        previous, distance[0] = distance[0], i
+        for j, h in enumerate(hyp, 1):
+            previous, distance[j] = (
+                distance[j],
+                min(distance[j] + 1, distance[j - 1] + 1, previous + (r != h)),
+            )
+    return distance[-1] / max(len(ref), 1)
+
+
+@pytest.mark.parametrize("language", [Language.ENGLISH, None])
+async def test_english_is_transcribed(
+    local_engine: AIEngine, english_question: AudioChunk, language: Language | None
+) -> None:
+    audio = resample(english_question.pcm, english_question.sample_rate)
+    heard = await local_engine.stt.transcribe(audio, language=language)
+    reference = "Hello, I ordered a pair of shoes last week. When will they arrive?"
+    assert word_error_rate(reference, heard.text) <= 0.2, heard.text
+    assert heard.language is Language.ENGLISH
+    assert heard.duration_s == pytest.approx(len(audio) / 16000)
+
+
+async def test_korean_is_transcribed_and_detected_among_ko_en(
+    local_engine: AIEngine, korean_question: AudioChunk
+) -> None:
+    audio = resample(korean_question.pcm, korean_question.sample_rate)
+    heard = await local_engine.stt.transcribe(audio, language=None)
+    assert heard.language is Language.KOREAN  # espeak's Korean sounds Thai to Whisper unrestricted
+    assert re.search("[가-힣]", heard.text), heard.text
+    assert "도착" in heard.text or "주문" in heard.text or "신발" in heard.text, heard.text
+
+
+async def test_silence_gives_no_text(local_engine: AIEngine) -> None:
+    heard = await local_engine.stt.transcribe(np.zeros(32000, np.float32), language=Language.KOREAN)
+    assert heard.text == ""
+
+
+async def test_the_event_loop_keeps_running_during_transcription(
+    local_engine: AIEngine, english_question: AudioChunk
+) -> None:
+    audio = resample(english_question.pcm, english_question.sample_rate)
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    task = asyncio.create_task(ticker())
+    await local_engine.stt.transcribe(audio, language=Language.ENGLISH)
+    task.cancel()
+    assert len(gaps) > 10
+    assert max(gaps) < 0.1
+
+
+@pytest.mark.parametrize(
+    ("looping", "clean"),
+    [
+        ("네 네 네 네 네 네", "네"),
+        ("감사합니다. 감사합니다. 감사합니다. 감사합니다.", "감사합니다."),
+        ("I see, I see, I see, I see what you mean", "I see what you mean"),
+        ("hello there", "hello there"),
+    ],
+)
+def test_repetition_loops_are_collapsed(looping: str, clean: str) -> None:
+    assert collapse_repeats(looping) == clean
+
+
+def test_subtitle_credits_over_silence_are_dropped() -> None:
+    assert drop_hallucinations("시청해 주셔서 감사합니다.") == ""
+    assert drop_hallucinations("Thank you for watching!") == ""
+    assert drop_hallucinations("I want to return these shoes") == "I want to return these shoes"
