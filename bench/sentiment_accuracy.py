@@ -29,8 +29,19 @@ from parley.calls.domain import Sentiment
 DATA = Path(__file__).parent / "data"
 LABELS = [Sentiment.POSITIVE, Sentiment.NEUTRAL, Sentiment.NEGATIVE]
 
+
+def _llm() -> SentimentAnalyzer:
+    from parley.ai import assets
+    from parley.ai.local.llm_sentiment import LlmSentiment
+    from parley.config import load_settings
+
+    models = load_settings(None).ai.models_path
+    return LlmSentiment(assets.install(assets.QWEN_05B, models))
+
+
 ANALYZERS: dict[str, Callable[[], SentimentAnalyzer]] = {
     "lexicon": LexiconSentiment,
+    "llm": _llm,
 }
 
 

@@ -190,6 +190,7 @@ class AISettings(_Section):
         "local", pattern="^(local|openai|ollama|openai-compatible)$", validation_alias="AI_LLM"
     )
     tts: str = Field("local", pattern="^(local|openai)$", validation_alias="AI_TTS")
+    sentiment: str = Field("lexicon", pattern="^(lexicon|llm)$", validation_alias="SENTIMENT")
     models_dir: Path = Field(Path("~/.cache/parley/models"), validation_alias="MODELS_DIR")
     default_language: str = Field("ko", pattern="^(ko|en)$", validation_alias="DEFAULT_LANGUAGE")
     history_turns: int = Field(10, ge=0, le=100, validation_alias="HISTORY_TURNS")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from pathlib import Path
@@ -167,3 +168,26 @@ async def test_the_benchmark_set_is_large_balanced_and_varied(language: Language
     kinds = {row["kind"] for row in rows}
     assert len(kinds) >= 6
     assert "sarcasm" in kinds
+
+
+async def test_llm_sentiment_reads_clear_cases(tmp_path: Path) -> None:
+    from parley.ai.engine import build_engine, install_local_models
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, ai={"sentiment": "llm"})
+    await asyncio.to_thread(install_local_models, settings)
+    analyzer = build_engine(settings).sentiment
+    assert analyzer.name == "llm"
+    cases = [
+        ("You have been wonderful, thank you for sorting this out!", Sentiment.POSITIVE),
+        ("I was charged twice and I am furious about it.", Sentiment.NEGATIVE),
+        ("What time do you open on Saturday?", Sentiment.NEUTRAL),
+        ("정말 감사합니다, 큰 도움이 됐어요.", Sentiment.POSITIVE),
+        ("환불을 세 번이나 요청했는데 아직도 안 됐어요. 너무 화나요.", Sentiment.NEGATIVE),
+    ]
+    for text, expected in cases:
+        result = await analyzer.analyze(text, language=Language.ENGLISH)
+        assert result.label is expected, text
+        assert 1 / 3 < result.score <= 1
+    assert (await analyzer.analyze("   ", language=Language.KOREAN)).label is Sentiment.NEUTRAL
+    await analyzer.aclose()

@@ -1,0 +1,410 @@
+"""How accurately and how fast local Whisper transcribes callers, per encoder window.
+
+    .venv/bin/python bench/stt_accuracy.py
+    .venv/bin/python bench/stt_accuracy.py --windows 30,10 --language ko --show
+    .venv/bin/python bench/stt_accuracy.py --limit 5 --no-detect        (a quick look)
+
+Reads the reference sentences in bench/data/stt_{en,ko}.txt (one per line), speaks each with the
+local voices (Piper for English, espeak-ng for Korean) at every rate of `--en-scales` /
+`--ko-rates`, pads it with `--pad` seconds of silence on both sides, resamples it to 16 kHz and
+transcribes it with `WhisperSTT` once per encoder window of `--windows` (faster-whisper's
+`chunk_length`), the language given. All windows' models are loaded side by side, warmed up, and
+take turns utterance by utterance (in rotating order), so a change in machine load hits them
+alike. Printed per language and window: mean, median and pooled error rate (WER for English:
+lowercase words without punctuation; CER for Korean: characters without spaces or punctuation),
+the share of utterances without an error, how many transcripts equal the first window's, median
+and p95 time per `transcribe` call, and accuracy and time per audio-length bucket (the clip as
+Whisper gets it, padding included). Then, for the `--detect-window`, how often `language=None`
+chooses the right language between Korean and English. `--show` lists the worst ten transcripts.
+
+References spell numbers out ("ten thirty", "열 시") while Whisper often writes digits, and such
+an utterance counts as wrong; that costs every window alike. espeak-ng's Korean is robotic, so the
+Korean figures are far below what a human voice would get; they are reported as measured. The
+machine's load average is printed before and after: time only on an otherwise idle machine.
+It asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # for tests.speech, the helpers the test suite makes clips with
+
+from tests.speech import resample, speak, with_silence  # noqa: E402
+
+from parley.ai import assets  # noqa: E402
+from parley.ai.base import SAMPLE_RATE, Language, Samples, TextToSpeech  # noqa: E402
+from parley.ai.local.espeak_tts import EspeakTTS  # noqa: E402
+from parley.ai.local.piper_tts import PiperTTS  # noqa: E402
+from parley.ai.local.whisper_stt import WhisperSTT  # noqa: E402
+from parley.config import AISettings  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+BUCKETS: list[tuple[str, Callable[[float], bool]]] = [
+    ("<=2 s", lambda s: s <= 2.0),
+    ("2-4 s", lambda s: 2.0 < s <= 4.0),
+    (">4 s", lambda s: s > 4.0),
+]
+METRIC = {Language.ENGLISH: "WER", Language.KOREAN: "CER"}
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    language: Language
+    text: str
+    voice: str  # which voice and rate spoke it
+    audio: Samples
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    utterance: Utterance
+    hypothesis: str
+    errors: int
+    length: int  # reference words (English) or characters (Korean)
+    seconds: float  # median time of the transcribe calls
+
+    @property
+    def rate(self) -> float:
+        return self.errors / self.length
+
+
+# Scoring.
+
+
+def units(text: str, language: Language) -> list[str]:
+    """English: lowercase words, punctuation gone (apostrophes join, the rest separates).
+    Korean: the characters, without spaces or punctuation."""
+    text = text.lower().replace("\u2019", "'")
+    if language is Language.KOREAN:
+        return [c for c in text if c.isalnum()]
+    return "".join(c if c.isalnum() else " " for c in text.replace("'", "")).split()
+
+
+def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """Substitutions + deletions + insertions (Levenshtein)."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i]
+        for j, hyp in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
+        previous = current
+    return previous[-1]
+
+
+def score(utterance: Utterance, hypothesis: str, seconds: float) -> Result:
+    reference = units(utterance.text, utterance.language)
+    errors = edit_distance(reference, units(hypothesis, utterance.language))
+    return Result(utterance, hypothesis, errors, len(reference), seconds)
+
+
+# Audio.
+
+
+def sentences(language: Language, limit: int | None) -> list[str]:
+    lines = (DATA / f"stt_{language.value}.txt").read_text(encoding="utf-8").splitlines()
+    texts = [line.strip() for line in lines if line.strip()]
+    return texts[:limit] if limit else texts
+
+
+def voices(language: Language, args: argparse.Namespace) -> list[tuple[str, TextToSpeech]]:
+    if language is Language.ENGLISH:
+        return [(f"piper x{s}", PiperTTS(length_scale=s)) for s in floats(args.en_scales)]
+    return [(f"espeak {r}wpm", EspeakTTS(rate=r)) for r in ints(args.ko_rates)]
+
+
+async def make_utterances(language: Language, args: argparse.Namespace) -> list[Utterance]:
+    utterances = []
+    for name, tts in voices(language, args):
+        try:
+            for text in sentences(language, args.limit):
+                clip = with_silence(await speak(tts, text, language), args.pad, args.pad)
+                audio = resample(clip.pcm, clip.sample_rate)
+                utterances.append(Utterance(language, text, name, audio))
+        finally:
+            await tts.aclose()
+    return utterances
+
+
+# Runs.
+
+
+async def timed(
+    stt: WhisperSTT, audio: Samples, language: Language | None, repeat: int
+) -> tuple[str, Language, float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        transcript = await stt.transcribe(audio, language=language)
+        times.append(time.perf_counter() - start)
+    return transcript.text, transcript.language, statistics.median(times)
+
+
+async def run_windows(
+    models: dict[int, WhisperSTT], utterances: list[Utterance], repeat: int
+) -> dict[int, list[Result]]:
+    """Every utterance through every window, the windows taking turns in rotating order."""
+    windows = list(models)
+    results: dict[int, list[Result]] = {window: [] for window in windows}
+    for index, utterance in enumerate(utterances):
+        order = windows[index % len(windows) :] + windows[: index % len(windows)]
+        for window in order:
+            text, _, seconds = await timed(
+                models[window], utterance.audio, utterance.language, repeat
+            )
+            results[window].append(score(utterance, text, seconds))
+        if (index + 1) % 20 == 0:
+            print(f"  ... {index + 1}/{len(utterances)}", file=sys.stderr)
+    return results
+
+
+async def run_detection(
+    stt: WhisperSTT, utterances: list[Utterance]
+) -> list[tuple[Utterance, Language, str, float]]:
+    detected = []
+    for utterance in utterances:
+        text, language, seconds = await timed(stt, utterance.audio, None, 1)
+        detected.append((utterance, language, text, seconds))
+    return detected
+
+
+# Reports.
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def pooled(results: Sequence[Result]) -> float:
+    return sum(r.errors for r in results) / sum(r.length for r in results)
+
+
+def ms(results: Sequence[Result], fraction: float | None = None) -> float:
+    values = [r.seconds * 1000 for r in results]
+    return statistics.median(values) if fraction is None else percentile(values, fraction)
+
+
+def report_window(
+    language: Language, window: int, results: list[Result], base: int, baseline: list[Result]
+) -> None:
+    metric = METRIC[language]
+    rates = [r.rate for r in results]
+    perfect = sum(r.errors == 0 for r in results)
+    same = sum(r.hypothesis == b.hypothesis for r, b in zip(results, baseline, strict=True))
+    print(f"\n-- {language.value} / window {window} s: {len(results)} utterances")
+    print(
+        f"  {metric}: mean {statistics.mean(rates):.1%}  median {statistics.median(rates):.1%}"
+        f"  pooled {pooled(results):.1%}   zero errors {perfect}/{len(results)}"
+        f" ({perfect / len(results):.0%})   same text as window {base} s: {same}"
+    )
+    print(f"  time per call: median {ms(results):.0f} ms, p95 {ms(results, 0.95):.0f} ms")
+    print(f"  {'audio':<8}{'n':>4}{'mean ' + metric:>11}{'zero err':>10}{'median':>9}{'p95':>8}")
+    for name, within in BUCKETS:
+        group = [r for r in results if within(r.utterance.seconds)]
+        if not group:
+            print(f"  {name:<8}{0:>4}")
+            continue
+        zero = sum(r.errors == 0 for r in group) / len(group)
+        mean = statistics.mean(r.rate for r in group)
+        print(
+            f"  {name:<8}{len(group):>4}{mean:>11.1%}{zero:>10.0%}"
+            f"{ms(group):>6.0f} ms{ms(group, 0.95):>5.0f} ms"
+        )
+
+
+def report_comparison(language: Language, results: dict[int, list[Result]]) -> None:
+    """Each window against the first: accuracy change and paired speed-up."""
+    metric = METRIC[language]
+    base = next(iter(results))
+    baseline = results[base]
+    base_mean = statistics.mean(r.rate for r in baseline)
+    print(f"\n== {language.value}: windows compared with {base} s")
+    header = f"mean {metric}"
+    print(
+        f"  {'window':<8}{header:>10}{'change':>9}{'worse':>7}{'better':>8}"
+        f"{'median ms':>11}{'speed-up':>10}"
+    )
+    for window, group in results.items():
+        mean = statistics.mean(r.rate for r in group)
+        worse = sum(r.errors > b.errors for r, b in zip(group, baseline, strict=True))
+        better = sum(r.errors < b.errors for r, b in zip(group, baseline, strict=True))
+        speedup = statistics.median(
+            b.seconds / r.seconds for r, b in zip(group, baseline, strict=True)
+        )
+        print(
+            f"  {f'{window} s':<8}{mean:>10.1%}{(mean - base_mean) * 100:>+8.1f}p{worse:>7}"
+            f"{better:>8}{ms(group):>11.0f}{speedup:>9.2f}x"
+        )
+    print("  (change in points; worse/better: utterances with more/fewer errors than the first")
+    print("   window; speed-up: median over utterances of first window's time / this window's)")
+
+
+def report_worst(language: Language, window: int, results: list[Result], count: int) -> None:
+    metric = METRIC[language]
+    wrong = [r for r in results if r.errors]
+    worst = sorted(wrong, key=lambda r: (-r.rate, -r.errors))[:count]
+    print(
+        f"\n  worst {len(worst)} of {len(wrong)} with errors ({language.value}, window {window} s):"
+    )
+    for r in worst:
+        u = r.utterance
+        print(f"    {metric} {r.rate:.0%} ({r.errors}/{r.length}), {u.seconds:.1f} s, {u.voice}")
+        print(f"      ref: {u.text}")
+        print(f"      hyp: {r.hypothesis}")
+
+
+def report_detection(window: int, detected: list[tuple[Utterance, Language, str, float]]) -> None:
+    print(f"\n== language detection (language=None), window {window} s")
+    for language in Language:
+        rows = [d for d in detected if d[0].language is language]
+        if rows:
+            right = sum(chosen is language for _, chosen, _, _ in rows)
+            print(f"  {language.value}: {right}/{len(rows)} right ({right / len(rows):.1%})")
+    right = sum(chosen is u.language for u, chosen, _, _ in detected)
+    print(f"  all: {right}/{len(detected)} right ({right / len(detected):.1%})")
+    times = [t * 1000 for *_, t in detected]
+    print(
+        f"  time per call (detection + transcription): median {statistics.median(times):.0f} ms,"
+        f" p95 {percentile(times, 0.95):.0f} ms"
+    )
+    for u, chosen, text, _ in detected:
+        if chosen is not u.language:
+            print(f"    {u.language.value} heard as {chosen.value} ({u.voice}): {u.text} -> {text}")
+
+
+def cpu_busy(seconds: float = 2.0) -> float | None:
+    """Share of all CPUs' time spent busy during the next `seconds` (Linux), else None."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def load_line(when: str) -> str:
+    one, five, fifteen = os.getloadavg()
+    busy = cpu_busy()
+    now = "" if busy is None else f", CPUs busy now {busy:.0%}"
+    return f"load {when}: average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs){now}"
+
+
+async def main(args: argparse.Namespace) -> None:
+    windows = ints(args.windows)
+    languages = list(Language) if args.language == "all" else [Language(args.language)]
+    model_dir = args.models_dir.expanduser() / "whisper-base"
+    if not assets.is_installed(assets.WHISPER_BASE, args.models_dir.expanduser()):
+        sys.exit(f"No Whisper model in {model_dir}: run `.venv/bin/parley models install`.")
+    print(load_line("at start"))
+    busy = cpu_busy()
+    if busy is not None and busy > 0.15:
+        print(f"  warning: the CPUs are {busy:.0%} busy already; times will not be trustworthy")
+
+    utterances = {language: await make_utterances(language, args) for language in languages}
+    for language, group in utterances.items():
+        seconds = [u.seconds for u in group]
+        print(
+            f"{language.value}: {len(group)} utterances, audio {min(seconds):.1f}-"
+            f"{max(seconds):.1f} s (median {statistics.median(seconds):.1f} s, with padding)"
+        )
+
+    models = {
+        window: WhisperSTT(model_dir, window_s=window, threads=args.threads) for window in windows
+    }
+    try:
+        for stt in models.values():
+            await stt.load()
+            for group in utterances.values():  # warm-up: one utterance per language, untimed
+                await stt.transcribe(group[0].audio, language=group[0].language)
+        results = {}
+        for language, group in utterances.items():
+            print(f"transcribing {language.value} ...", file=sys.stderr)
+            results[language] = await run_windows(models, group, args.repeat)
+        detected = []
+        if not args.no_detect:
+            stt = models.get(args.detect_window) or WhisperSTT(
+                model_dir, window_s=args.detect_window, threads=args.threads
+            )
+            models.setdefault(args.detect_window, stt)
+            print("detecting languages ...", file=sys.stderr)
+            detected = await run_detection(stt, [u for g in utterances.values() for u in g])
+    finally:
+        for stt in models.values():
+            await stt.aclose()
+
+    for language, by_window in results.items():
+        voices_used = sorted({u.voice for u in utterances[language]})
+        print(f"\n==== {language.value} ({METRIC[language]}), voices: {', '.join(voices_used)}")
+        for window, scored in by_window.items():
+            report_window(language, window, scored, windows[0], by_window[windows[0]])
+            if args.show:
+                report_worst(language, window, scored, 10)
+        report_comparison(language, by_window)
+    if detected:
+        report_detection(args.detect_window, detected)
+    print()
+    print(load_line("at end"))
+
+
+def ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def floats(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "--windows", default="30,15,10", help="encoder windows in seconds; the first is the base"
+    )
+    parser.add_argument("--language", choices=["en", "ko", "all"], default="all")
+    parser.add_argument("--show", action="store_true", help="print the worst 10 per window")
+    parser.add_argument(
+        "--en-scales", default="1.0,1.15", help="Piper length scales (1.15: 15%% slower)"
+    )
+    parser.add_argument("--ko-rates", default="175,150", help="espeak-ng rates, words per minute")
+    parser.add_argument("--pad", type=float, default=0.3, help="silence before and after, s")
+    parser.add_argument("--limit", type=int, default=None, help="first N sentences per language")
+    parser.add_argument("--repeat", type=int, default=1, help="calls per utterance (median)")
+    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: auto)")
+    parser.add_argument("--no-detect", action="store_true", help="skip language detection")
+    parser.add_argument(
+        "--detect-window", type=int, default=30, help="window for the detection run"
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=AISettings().models_dir,
+        help="models directory (default: MODELS_DIR)",
+    )
+    args = parser.parse_args()
+    windows = ints(args.windows)
+    if not windows or any(not 1 <= w <= 30 for w in windows):
+        parser.error("--windows: seconds between 1 and 30, comma-separated")
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
