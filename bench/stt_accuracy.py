@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.speech, the helpers the test suite makes clips with
@@ -286,27 +287,68 @@ def report_detection(window: int, detected: list[tuple[Utterance, Language, str,
             print(f"    {u.language.value} heard as {chosen.value} ({u.voice}): {u.text} -> {text}")
 
 
-def cpu_busy(seconds: float = 2.0) -> float | None:
-    """Share of all CPUs' time spent busy during the next `seconds` (Linux), else None."""
+class CpuMeter:
+    """How much of the machine's CPU time other processes took since the meter was made: the
+    busy time in /proc/stat less this process's own. None where there is no /proc/stat."""
 
-    def sample() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+    def __init__(self) -> None:
+        self._start = self._read()
 
-    try:
-        total0, idle0 = sample()
-        time.sleep(seconds)
-        total1, idle1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+    @staticmethod
+    def _read() -> tuple[float, float, float] | None:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
+            tick = os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError):
+            return None
+        busy = (sum(fields) - fields[3] - fields[4]) / tick  # all but idle and iowait, seconds
+        own = os.times().user + os.times().system  # this process, every thread
+        return busy, own, time.monotonic()
+
+    def others(self) -> float | None:
+        end = self._read()
+        if self._start is None or end is None or end[2] <= self._start[2]:
+            return None
+        busy, own, wall = (b - a for a, b in zip(self._start, end, strict=True))
+        return max(0.0, busy - own) / (wall * (os.cpu_count() or 1))
 
 
-def load_line(when: str) -> str:
+def load_line(when: str) -> tuple[str, float | None]:
+    """The load average, and the share of the CPUs other processes use over the next 2 s."""
+    meter = CpuMeter()
+    time.sleep(2)
+    others = meter.others()
     one, five, fifteen = os.getloadavg()
-    busy = cpu_busy()
-    now = "" if busy is None else f", CPUs busy now {busy:.0%}"
-    return f"load {when}: average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs){now}"
+    now = "" if others is None else f", busy over 2 s: {others:.0%}"
+    cpus = os.cpu_count()
+    return f"load {when}: average {one:.2f} {five:.2f} {fifteen:.2f} ({cpus} CPUs){now}", others
+
+
+def trim_encoder(stt: WhisperSTT) -> None:
+    """Experiment (--trim-encoder): give the encoder only the window's frames. faster-whisper
+    1.2.1 pads every segment's features back to 3000 frames (30 s) whatever `chunk_length` is, so
+    otherwise the window changes neither what the encoder sees nor what it costs."""
+    model = stt._model  # the faster_whisper.WhisperModel that `load()` made
+    encode = model.encode
+
+    def trimmed(features: Any) -> Any:
+        return encode(features[..., : model.feature_extractor.nb_max_frames])
+
+    model.encode = trimmed
+
+
+async def prepare(
+    stt: WhisperSTT, utterances: dict[Language, list[Utterance]], trim: bool
+) -> WhisperSTT:
+    """Load, optionally trim, and warm up with one utterance per language (untimed)."""
+    await stt.load()
+    first = next(iter(utterances.values()))[0]
+    await stt.transcribe(first.audio, language=first.language)
+    if trim:
+        trim_encoder(stt)  # after a call: the call sets the feature extractor's window
+    for group in utterances.values():
+        await stt.transcribe(group[0].audio, language=group[0].language)
+    return stt
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -315,10 +357,12 @@ async def main(args: argparse.Namespace) -> None:
     model_dir = args.models_dir.expanduser() / "whisper-base"
     if not assets.is_installed(assets.WHISPER_BASE, args.models_dir.expanduser()):
         sys.exit(f"No Whisper model in {model_dir}: run `.venv/bin/parley models install`.")
-    print(load_line("at start"))
-    busy = cpu_busy()
-    if busy is not None and busy > 0.15:
-        print(f"  warning: the CPUs are {busy:.0%} busy already; times will not be trustworthy")
+    line, others = load_line("at start")
+    print(line)
+    if others is not None and others > 0.1:
+        print("  warning: something else is using the CPUs; the times below are not trustworthy")
+    if args.trim_encoder:
+        print("  --trim-encoder: the encoder gets only the window's frames (an experiment)")
 
     utterances = {language: await make_utterances(language, args) for language in languages}
     for language, group in utterances.items():
@@ -328,24 +372,24 @@ async def main(args: argparse.Namespace) -> None:
             f"{max(seconds):.1f} s (median {statistics.median(seconds):.1f} s, with padding)"
         )
 
-    models = {
-        window: WhisperSTT(model_dir, window_s=window, threads=args.threads) for window in windows
-    }
+    models: dict[int, WhisperSTT] = {}
     try:
-        for stt in models.values():
-            await stt.load()
-            for group in utterances.values():  # warm-up: one utterance per language, untimed
-                await stt.transcribe(group[0].audio, language=group[0].language)
+        for window in windows:
+            stt = WhisperSTT(model_dir, window_s=window, threads=args.threads)
+            models[window] = await prepare(stt, utterances, args.trim_encoder)
         results = {}
+        meter = CpuMeter()
         for language, group in utterances.items():
             print(f"transcribing {language.value} ...", file=sys.stderr)
             results[language] = await run_windows(models, group, args.repeat)
+        others = meter.others()
         detected = []
         if not args.no_detect:
             stt = models.get(args.detect_window) or WhisperSTT(
                 model_dir, window_s=args.detect_window, threads=args.threads
             )
-            models.setdefault(args.detect_window, stt)
+            if args.detect_window not in models:
+                models[args.detect_window] = await prepare(stt, utterances, args.trim_encoder)
             print("detecting languages ...", file=sys.stderr)
             detected = await run_detection(stt, [u for g in utterances.values() for u in g])
     finally:
@@ -363,7 +407,10 @@ async def main(args: argparse.Namespace) -> None:
     if detected:
         report_detection(args.detect_window, detected)
     print()
-    print(load_line("at end"))
+    if others is not None:
+        note = "  (times not trustworthy)" if others > 0.05 else ""
+        print(f"other processes took {others:.0%} of the CPUs while timing{note}")
+    print(load_line("at end")[0])
 
 
 def ints(text: str) -> list[int]:
@@ -390,6 +437,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, help="calls per utterance (median)")
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: auto)")
     parser.add_argument("--no-detect", action="store_true", help="skip language detection")
+    parser.add_argument(
+        "--trim-encoder",
+        action="store_true",
+        help="experiment: encode only the window's frames (faster-whisper pads them to 30 s)",
+    )
     parser.add_argument(
         "--detect-window", type=int, default=30, help="window for the detection run"
     )

@@ -2,13 +2,16 @@
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from parley.ai.base import AudioChunk, Language
 from parley.ai.engine import AIEngine
-from parley.ai.local.whisper_stt import collapse_repeats, drop_hallucinations
+from parley.ai.local.whisper_stt import WhisperSTT, collapse_repeats, drop_hallucinations
+from tests.conftest import make_settings
 from tests.speech import resample
 
 
@@ -29,12 +32,22 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return distance[-1] / max(len(ref), 1)
 
 
+@pytest.fixture(scope="module", params=[30, 10], ids=["window30", "window10"])
+async def stt(request: pytest.FixtureRequest, local_engine: AIEngine) -> AsyncIterator[WhisperSTT]:
+    """Both decoding paths: faster-whisper's 30 s one, and the short-window one."""
+    models = make_settings(Path("/nonexistent")).ai.models_path
+    engine = WhisperSTT(models / "whisper-base", window_s=request.param)
+    await engine.load()
+    yield engine
+    await engine.aclose()
+
+
 @pytest.mark.parametrize("language", [Language.ENGLISH, None])
 async def test_english_is_transcribed(
-    local_engine: AIEngine, english_question: AudioChunk, language: Language | None
+    stt: WhisperSTT, english_question: AudioChunk, language: Language | None
 ) -> None:
     audio = resample(english_question.pcm, english_question.sample_rate)
-    heard = await local_engine.stt.transcribe(audio, language=language)
+    heard = await stt.transcribe(audio, language=language)
     reference = "Hello, I ordered a pair of shoes last week. When will they arrive?"
     assert word_error_rate(reference, heard.text) <= 0.2, heard.text
     assert heard.language is Language.ENGLISH
@@ -42,18 +55,27 @@ async def test_english_is_transcribed(
 
 
 async def test_korean_is_transcribed_and_detected_among_ko_en(
-    local_engine: AIEngine, korean_question: AudioChunk
+    stt: WhisperSTT, korean_question: AudioChunk
 ) -> None:
     audio = resample(korean_question.pcm, korean_question.sample_rate)
-    heard = await local_engine.stt.transcribe(audio, language=None)
+    heard = await stt.transcribe(audio, language=None)
     assert heard.language is Language.KOREAN  # espeak's Korean sounds Thai to Whisper unrestricted
     assert re.search("[가-힣]", heard.text), heard.text
     assert "도착" in heard.text or "주문" in heard.text or "신발" in heard.text, heard.text
 
 
-async def test_silence_gives_no_text(local_engine: AIEngine) -> None:
-    heard = await local_engine.stt.transcribe(np.zeros(32000, np.float32), language=Language.KOREAN)
+async def test_silence_gives_no_text(stt: WhisperSTT) -> None:
+    heard = await stt.transcribe(np.zeros(32000, np.float32), language=Language.KOREAN)
     assert heard.text == ""
+
+
+async def test_a_clip_longer_than_the_window_is_still_whole(
+    stt: WhisperSTT, english_question: AudioChunk
+) -> None:
+    audio = resample(english_question.pcm, english_question.sample_rate)
+    gap = np.zeros(16000 * 4, np.float32)
+    heard = await stt.transcribe(np.concatenate([audio, gap, audio]), language=Language.ENGLISH)
+    assert heard.text.lower().count("shoes") == 2, heard.text
 
 
 async def test_the_event_loop_keeps_running_during_transcription(

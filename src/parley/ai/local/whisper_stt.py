@@ -5,8 +5,13 @@ text; Korean in particular then falls into loops less often, and the loops that 
 `collapse_repeats`. The language comes from the call; when it is not known it is chosen between
 Korean and English only (Whisper otherwise hears Japanese or Chinese in short Korean clips).
 
-The encoder window (`window_s`) defaults to Whisper's 30 s; a shorter window encodes less padding
-and is much faster for the short utterances of a phone call (see `bench/stt_accuracy.py`).
+Whisper pads every clip to a 30 s window before its encoder, and faster-whisper's `transcribe`
+does so whatever `chunk_length` says. For a phone call's short utterances most of that work
+is padding: here a clip that fits in `window_s` seconds is padded only to `window_s` and decoded
+straight on the CTranslate2 model (the encoder costs 0.66 s for 30 s and 0.10 s for 10 s on
+this machine). Longer clips take faster-whisper's usual 30 s path. The output length is capped in
+proportion to the audio's length, so a decoding loop cannot run on to 448 tokens.
+See `bench/stt_accuracy.py` for what each window does to accuracy.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from parley.errors import AIProviderError
 
 _REPEAT = re.compile(r"(\S.{0,39}?)(?:[\s,.]+\1){2,}", re.DOTALL)
 SILENCE_RMS = 3e-4  # about -70 dBFS: nothing a microphone would call speech
+TOKENS_PER_SECOND = 25  # Korean spends up to ~3 byte-level tokens per syllable
 # Phrases Whisper invents over silence or noise (subtitle credits it saw in training).
 _HALLUCINATIONS = (
     "시청해 주셔서 감사합니다",
@@ -91,6 +97,8 @@ class WhisperSTT:
         if float(np.sqrt(np.mean(np.square(audio)))) < SILENCE_RMS:
             chosen = language or Language.ENGLISH
             return Transcript(text="", language=chosen, duration_s=len(audio) / SAMPLE_RATE)
+        if self._window_s < 30 and len(audio) <= self._window_s * SAMPLE_RATE:
+            return self._transcribe_window(model, audio, language)
         chosen = language or self._detect(model, audio)
         segments, _ = model.transcribe(
             audio, language=chosen.value, task="transcribe", beam_size=1, best_of=1,
@@ -102,7 +110,37 @@ class WhisperSTT:
         text = drop_hallucinations(collapse_repeats(text))
         return Transcript(text=text, language=chosen, duration_s=len(audio) / SAMPLE_RATE)
 
+    def _transcribe_window(
+        self, model: Any, audio: Samples, language: Language | None
+    ) -> Transcript:
+        """Encode the clip padded to `window_s` only, then decode greedily on that."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        features = model.feature_extractor(audio)
+        frames = self._window_s * 100
+        padded = np.zeros((features.shape[0], frames), np.float32)
+        padded[:, : min(frames, features.shape[1])] = features[:, :frames]
+        encoded = model.encode(padded)
+        chosen = language or _among_ko_en(model.model.detect_language(encoded)[0])
+        tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=chosen.value)
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+        duration = len(audio) / SAMPLE_RATE
+        limit = min(448, len(prompt) + int(duration * TOKENS_PER_SECOND) + 8)
+        result = model.model.generate(
+            encoded, [prompt], beam_size=1, max_length=limit, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=[-1],
+        )[0]  # fmt: skip
+        text = "" if result.no_speech_prob > 0.8 else tokenizer.decode(result.sequences_ids[0])
+        text = drop_hallucinations(collapse_repeats(text.strip()))
+        return Transcript(text=text, language=chosen, duration_s=duration)
+
     def _detect(self, model: Any, audio: Samples) -> Language:
         _, _, probabilities = model.detect_language(audio[: 30 * SAMPLE_RATE])
         scores = dict(probabilities)
         return max(Language, key=lambda lang: scores.get(lang.value, 0.0))
+
+
+def _among_ko_en(results: list[tuple[str, float]]) -> Language:
+    """Korean or English, whichever the model finds likelier (tokens look like `<|ko|>`)."""
+    scores = {token.strip("<|>"): probability for token, probability in results}
+    return max(Language, key=lambda lang: scores.get(lang.value, 0.0))
