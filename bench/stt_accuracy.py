@@ -7,21 +7,26 @@
 Reads the reference sentences in bench/data/stt_{en,ko}.txt (one per line), speaks each with the
 local voices (Piper for English, espeak-ng for Korean) at every rate of `--en-scales` /
 `--ko-rates`, pads it with `--pad` seconds of silence on both sides, resamples it to 16 kHz and
-transcribes it with `WhisperSTT` once per encoder window of `--windows` (faster-whisper's
-`chunk_length`), the language given. All windows' models are loaded side by side, warmed up, and
-take turns utterance by utterance (in rotating order), so a change in machine load hits them
-alike. Printed per language and window: mean, median and pooled error rate (WER for English:
-lowercase words without punctuation; CER for Korean: characters without spaces or punctuation),
-the share of utterances without an error, how many transcripts equal the first window's, median
-and p95 time per `transcribe` call, and accuracy and time per audio-length bucket (the clip as
-Whisper gets it, padding included). Then, for the `--detect-window`, how often `language=None`
-chooses the right language between Korean and English. `--show` lists the worst ten transcripts.
+transcribes it, the language given, with one `WhisperSTT(window_s=...)` per window of `--windows`
+(30: faster-whisper's own path; shorter: the clip padded only to the window, when it fits). All
+windows' models are loaded side by side, warmed up, and take turns utterance by utterance (in
+rotating order), so a change in machine load hits them alike.
+
+Printed per language and window: the error rate (WER for English: lowercase words without
+punctuation; CER for Korean: characters without spaces or punctuation) as a mean, a mean with
+each utterance capped at 100 % (so one runaway decoding loop does not outweigh everything
+else), a median and pooled over all words/characters; the share of utterances without an error;
+how many transcripts equal the first window's; median and p95 time per `transcribe` call; and
+accuracy and time per audio-length bucket (the clip as Whisper gets it, padding included). Then a
+comparison of every window with the first, and for each of `--detect-windows` how often
+`language=None` chooses the right language between Korean and English. `--show` lists the worst
+ten transcripts per window.
 
 References spell numbers out ("ten thirty", "열 시") while Whisper often writes digits, and such
-an utterance counts as wrong; that costs every window alike. espeak-ng's Korean is robotic, so the
-Korean figures are far below what a human voice would get; they are reported as measured. The
-machine's load average is printed before and after: time only on an otherwise idle machine.
-It asserts nothing.
+an utterance counts as wrong; that costs every window alike. espeak-ng's Korean is robotic and
+Whisper base hears little of it, so the Korean figures are far below what a human voice would
+get; they are reported as measured. Time only on an otherwise idle machine: the load before and
+after, and the CPU share other processes took while timing, are printed. It asserts nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.speech, the helpers the test suite makes clips with
@@ -190,6 +194,10 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def mean(results: Sequence[Result], cap: float | None = None) -> float:
+    return statistics.mean(r.rate if cap is None else min(cap, r.rate) for r in results)
+
+
 def pooled(results: Sequence[Result]) -> float:
     return sum(r.errors for r in results) / sum(r.length for r in results)
 
@@ -203,27 +211,33 @@ def report_window(
     language: Language, window: int, results: list[Result], base: int, baseline: list[Result]
 ) -> None:
     metric = METRIC[language]
-    rates = [r.rate for r in results]
+    count = len(results)
     perfect = sum(r.errors == 0 for r in results)
     same = sum(r.hypothesis == b.hypothesis for r, b in zip(results, baseline, strict=True))
-    print(f"\n-- {language.value} / window {window} s: {len(results)} utterances")
+    longer = sum(r.utterance.seconds > window for r in results)
+    path = f", {longer} longer than the window" if longer and window < 30 else ""
+    print(f"\n-- {language.value} / window {window} s: {count} utterances{path}")
     print(
-        f"  {metric}: mean {statistics.mean(rates):.1%}  median {statistics.median(rates):.1%}"
-        f"  pooled {pooled(results):.1%}   zero errors {perfect}/{len(results)}"
-        f" ({perfect / len(results):.0%})   same text as window {base} s: {same}"
+        f"  {metric}: mean {mean(results):.1%}  capped mean {mean(results, 1.0):.1%}"
+        f"  median {statistics.median(r.rate for r in results):.1%}  pooled {pooled(results):.1%}"
+    )
+    print(
+        f"  zero errors {perfect}/{count} ({perfect / count:.0%})"
+        f"   same text as window {base} s: {same}/{count}"
     )
     print(f"  time per call: median {ms(results):.0f} ms, p95 {ms(results, 0.95):.0f} ms")
-    print(f"  {'audio':<8}{'n':>4}{'mean ' + metric:>11}{'zero err':>10}{'median':>9}{'p95':>8}")
+    print(
+        f"  {'audio':<8}{'n':>4}{'mean':>9}{'capped':>9}{'zero err':>10}{'median':>10}{'p95':>10}"
+    )
     for name, within in BUCKETS:
         group = [r for r in results if within(r.utterance.seconds)]
         if not group:
             print(f"  {name:<8}{0:>4}")
             continue
         zero = sum(r.errors == 0 for r in group) / len(group)
-        mean = statistics.mean(r.rate for r in group)
         print(
-            f"  {name:<8}{len(group):>4}{mean:>11.1%}{zero:>10.0%}"
-            f"{ms(group):>6.0f} ms{ms(group, 0.95):>5.0f} ms"
+            f"  {name:<8}{len(group):>4}{mean(group):>9.1%}{mean(group, 1.0):>9.1%}{zero:>10.0%}"
+            f"{ms(group):>7.0f} ms{ms(group, 0.95):>7.0f} ms"
         )
 
 
@@ -232,26 +246,26 @@ def report_comparison(language: Language, results: dict[int, list[Result]]) -> N
     metric = METRIC[language]
     base = next(iter(results))
     baseline = results[base]
-    base_mean = statistics.mean(r.rate for r in baseline)
-    print(f"\n== {language.value}: windows compared with {base} s")
-    header = f"mean {metric}"
+    print(f"\n== {language.value}: windows compared with {base} s ({metric})")
     print(
-        f"  {'window':<8}{header:>10}{'change':>9}{'worse':>7}{'better':>8}"
-        f"{'median ms':>11}{'speed-up':>10}"
+        f"  {'window':<8}{'mean':>8}{'capped':>8}{'change':>8}{'median':>8}{'zero err':>10}"
+        f"{'worse':>7}{'better':>8}{'median ms':>11}{'p95 ms':>8}{'speed-up':>10}"
     )
     for window, group in results.items():
-        mean = statistics.mean(r.rate for r in group)
-        worse = sum(r.errors > b.errors for r, b in zip(group, baseline, strict=True))
-        better = sum(r.errors < b.errors for r, b in zip(group, baseline, strict=True))
-        speedup = statistics.median(
-            b.seconds / r.seconds for r, b in zip(group, baseline, strict=True)
-        )
+        pairs = list(zip(group, baseline, strict=True))
+        worse = sum(r.errors > b.errors for r, b in pairs)
+        better = sum(r.errors < b.errors for r, b in pairs)
+        change = (mean(group, 1.0) - mean(baseline, 1.0)) * 100
+        zero = sum(r.errors == 0 for r in group) / len(group)
+        speedup = statistics.median(b.seconds / r.seconds for r, b in pairs)
         print(
-            f"  {f'{window} s':<8}{mean:>10.1%}{(mean - base_mean) * 100:>+8.1f}p{worse:>7}"
-            f"{better:>8}{ms(group):>11.0f}{speedup:>9.2f}x"
+            f"  {f'{window} s':<8}{mean(group):>8.1%}{mean(group, 1.0):>8.1%}{change:>+7.1f}p"
+            f"{statistics.median(r.rate for r in group):>8.1%}{zero:>10.0%}{worse:>7}{better:>8}"
+            f"{ms(group):>11.0f}{ms(group, 0.95):>8.0f}{speedup:>9.2f}x"
         )
-    print("  (change in points; worse/better: utterances with more/fewer errors than the first")
-    print("   window; speed-up: median over utterances of first window's time / this window's)")
+    print("  change: capped mean against the first window, in points. worse/better: utterances")
+    print("  with more/fewer errors than with the first window. speed-up: median over utterances")
+    print("  of (first window's time / this window's time).")
 
 
 def report_worst(language: Language, window: int, results: list[Result], count: int) -> None:
@@ -263,12 +277,15 @@ def report_worst(language: Language, window: int, results: list[Result], count: 
     )
     for r in worst:
         u = r.utterance
+        hypothesis = r.hypothesis if len(r.hypothesis) <= 120 else r.hypothesis[:120] + " [...]"
         print(f"    {metric} {r.rate:.0%} ({r.errors}/{r.length}), {u.seconds:.1f} s, {u.voice}")
         print(f"      ref: {u.text}")
-        print(f"      hyp: {r.hypothesis}")
+        print(f"      hyp: {hypothesis}")
 
 
-def report_detection(window: int, detected: list[tuple[Utterance, Language, str, float]]) -> None:
+def report_detection(
+    window: int, detected: list[tuple[Utterance, Language, str, float]], show: bool
+) -> None:
     print(f"\n== language detection (language=None), window {window} s")
     for language in Language:
         rows = [d for d in detected if d[0].language is language]
@@ -282,9 +299,12 @@ def report_detection(window: int, detected: list[tuple[Utterance, Language, str,
         f"  time per call (detection + transcription): median {statistics.median(times):.0f} ms,"
         f" p95 {percentile(times, 0.95):.0f} ms"
     )
-    for u, chosen, text, _ in detected:
+    for u, chosen, text, _ in detected if show else []:
         if chosen is not u.language:
-            print(f"    {u.language.value} heard as {chosen.value} ({u.voice}): {u.text} -> {text}")
+            heard = text if len(text) <= 80 else text[:80] + " [...]"
+            print(
+                f"    {u.language.value} heard as {chosen.value} ({u.voice}): {u.text} -> {heard}"
+            )
 
 
 class CpuMeter:
@@ -324,28 +344,9 @@ def load_line(when: str) -> tuple[str, float | None]:
     return f"load {when}: average {one:.2f} {five:.2f} {fifteen:.2f} ({cpus} CPUs){now}", others
 
 
-def trim_encoder(stt: WhisperSTT) -> None:
-    """Experiment (--trim-encoder): give the encoder only the window's frames. faster-whisper
-    1.2.1 pads every segment's features back to 3000 frames (30 s) whatever `chunk_length` is, so
-    otherwise the window changes neither what the encoder sees nor what it costs."""
-    model = stt._model  # the faster_whisper.WhisperModel that `load()` made
-    encode = model.encode
-
-    def trimmed(features: Any) -> Any:
-        return encode(features[..., : model.feature_extractor.nb_max_frames])
-
-    model.encode = trimmed
-
-
-async def prepare(
-    stt: WhisperSTT, utterances: dict[Language, list[Utterance]], trim: bool
-) -> WhisperSTT:
-    """Load, optionally trim, and warm up with one utterance per language (untimed)."""
+async def prepare(stt: WhisperSTT, utterances: dict[Language, list[Utterance]]) -> WhisperSTT:
+    """Load, and warm up with one utterance per language (untimed)."""
     await stt.load()
-    first = next(iter(utterances.values()))[0]
-    await stt.transcribe(first.audio, language=first.language)
-    if trim:
-        trim_encoder(stt)  # after a call: the call sets the feature extractor's window
     for group in utterances.values():
         await stt.transcribe(group[0].audio, language=group[0].language)
     return stt
@@ -361,8 +362,6 @@ async def main(args: argparse.Namespace) -> None:
     print(line)
     if others is not None and others > 0.1:
         print("  warning: something else is using the CPUs; the times below are not trustworthy")
-    if args.trim_encoder:
-        print("  --trim-encoder: the encoder gets only the window's frames (an experiment)")
 
     utterances = {language: await make_utterances(language, args) for language in languages}
     for language, group in utterances.items():
@@ -376,22 +375,21 @@ async def main(args: argparse.Namespace) -> None:
     try:
         for window in windows:
             stt = WhisperSTT(model_dir, window_s=window, threads=args.threads)
-            models[window] = await prepare(stt, utterances, args.trim_encoder)
+            models[window] = await prepare(stt, utterances)
         results = {}
         meter = CpuMeter()
         for language, group in utterances.items():
             print(f"transcribing {language.value} ...", file=sys.stderr)
             results[language] = await run_windows(models, group, args.repeat)
         others = meter.others()
-        detected = []
-        if not args.no_detect:
-            stt = models.get(args.detect_window) or WhisperSTT(
-                model_dir, window_s=args.detect_window, threads=args.threads
-            )
-            if args.detect_window not in models:
-                models[args.detect_window] = await prepare(stt, utterances, args.trim_encoder)
-            print("detecting languages ...", file=sys.stderr)
-            detected = await run_detection(stt, [u for g in utterances.values() for u in g])
+        detected = {}
+        everything = [u for group in utterances.values() for u in group]
+        for window in [] if args.no_detect else ints(args.detect_windows):
+            if window not in models:
+                stt = WhisperSTT(model_dir, window_s=window, threads=args.threads)
+                models[window] = await prepare(stt, utterances)
+            print(f"detecting languages, window {window} s ...", file=sys.stderr)
+            detected[window] = await run_detection(models[window], everything)
     finally:
         for stt in models.values():
             await stt.aclose()
@@ -404,8 +402,8 @@ async def main(args: argparse.Namespace) -> None:
             if args.show:
                 report_worst(language, window, scored, 10)
         report_comparison(language, by_window)
-    if detected:
-        report_detection(args.detect_window, detected)
+    for window, outcomes in detected.items():
+        report_detection(window, outcomes, args.show)
     print()
     if others is not None:
         note = "  (times not trustworthy)" if others > 0.05 else ""
@@ -427,7 +425,9 @@ def parse_args() -> argparse.Namespace:
         "--windows", default="30,15,10", help="encoder windows in seconds; the first is the base"
     )
     parser.add_argument("--language", choices=["en", "ko", "all"], default="all")
-    parser.add_argument("--show", action="store_true", help="print the worst 10 per window")
+    parser.add_argument(
+        "--show", action="store_true", help="print the worst 10 per window, and misdetections"
+    )
     parser.add_argument(
         "--en-scales", default="1.0,1.15", help="Piper length scales (1.15: 15%% slower)"
     )
@@ -438,12 +438,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: auto)")
     parser.add_argument("--no-detect", action="store_true", help="skip language detection")
     parser.add_argument(
-        "--trim-encoder",
-        action="store_true",
-        help="experiment: encode only the window's frames (faster-whisper pads them to 30 s)",
-    )
-    parser.add_argument(
-        "--detect-window", type=int, default=30, help="window for the detection run"
+        "--detect-windows", default="30", help="windows to run language detection with"
     )
     parser.add_argument(
         "--models-dir",
@@ -452,9 +447,10 @@ def parse_args() -> argparse.Namespace:
         help="models directory (default: MODELS_DIR)",
     )
     args = parser.parse_args()
-    windows = ints(args.windows)
-    if not windows or any(not 1 <= w <= 30 for w in windows):
-        parser.error("--windows: seconds between 1 and 30, comma-separated")
+    for option in ("windows", "detect_windows"):
+        windows = ints(getattr(args, option))
+        if (option == "windows" and not windows) or any(not 1 <= w <= 30 for w in windows):
+            parser.error(f"--{option.replace('_', '-')}: seconds between 1 and 30, comma-separated")
     return args
 
 

@@ -76,10 +76,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from parley.web.app import create_app
+    from parley.web.app import create_asgi_app
 
     config = uvicorn.Config(
-        create_app(settings),
+        create_asgi_app(settings),
         host=settings.server.host,
         port=settings.server.port,
         log_config=None,

@@ -12,6 +12,7 @@ Secrets are `SecretStr`: they print as `**********` and are only unwrapped where
 from __future__ import annotations
 
 import enum
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import quote
@@ -162,6 +163,23 @@ class WebRTCSettings(_Section):
     ice_transport_policy: str = Field(
         "all", pattern="^(all|relay)$", validation_alias="ICE_TRANSPORT_POLICY"
     )
+    ice_host_addresses: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="ICE_HOST_ADDRESSES",
+        description="IPs the server's peer offers as host candidates (all but loopback if empty).",
+    )
+
+    @field_validator("ice_host_addresses", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("ice_host_addresses")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            ipaddress.ip_address(host)
+        return hosts
 
     @field_validator("stun_server_urls", mode="before")
     @classmethod
@@ -220,6 +238,8 @@ class AISettings(_Section):
     )
     provider_timeout_s: float = Field(30, gt=0, le=600, validation_alias="AI_TIMEOUT")
     preload: bool = Field(True, validation_alias="AI_PRELOAD")
+    legacy_audio_event: bool = Field(True, validation_alias="AI_AUDIO_RESPONSE_EVENT")
+    call_idle_timeout_s: float = Field(120, gt=0, le=3600, validation_alias="CALL_IDLE_TIMEOUT")
 
     @property
     def models_path(self) -> Path:

@@ -115,15 +115,14 @@ async def test_illegal_transition_is_409_and_changes_nothing(client: httpx.Async
     assert (await client.get(f"/api/v1/calls/{call['id']}")).json() == before
 
 
-async def test_connect_twice_is_refused(client: httpx.AsyncClient) -> None:
+async def test_connect_is_idempotent_while_connecting(client: httpx.AsyncClient) -> None:
     call = await create(client)
-    assert (await client.post(f"/api/v1/calls/{call['id']}/connect")).status_code == 200
-    response = await client.post(f"/api/v1/calls/{call['id']}/connect")
-    assert response.status_code == 409
-    assert response.json()["error"]["details"] == {
-        "current": "CONNECTING",
-        "requested": "CONNECTING",
-    }
+    first = await client.post(f"/api/v1/calls/{call['id']}/connect")
+    again = await client.post(f"/api/v1/calls/{call['id']}/connect")
+    assert again.status_code == 200
+    assert (
+        again.json()["data"]["call"]["connectedAt"] == first.json()["data"]["call"]["connectedAt"]
+    )
 
 
 async def test_racing_hang_ups_have_one_winner(client: httpx.AsyncClient) -> None:

@@ -4,6 +4,7 @@
     LanguageModel.stream_reply(messages)          -> AsyncIterator[str]       (text as generated)
     TextToSpeech.synthesize(text, language, voice) -> AsyncIterator[AudioChunk] (PCM as produced)
     VoiceActivity.speech_probabilities(audio)     -> per-window speech probabilities
+    VoiceActivity.stream().feed(audio)            -> the same, live, chunk by chunk
     SentimentAnalyzer.analyze(text, language)     -> SentimentScore
 
 Every implementation (local models, OpenAI, Ollama, any OpenAI-compatible server) lives behind
@@ -109,11 +110,21 @@ class TextToSpeech(Protocol):
     async def aclose(self) -> None: ...
 
 
+class VoiceStream(Protocol):
+    async def feed(self, audio: Samples) -> npt.NDArray[np.float32]:
+        """Probabilities of the windows this audio completes (state carried between calls)."""
+        ...
+
+
 class VoiceActivity(Protocol):
     window: int  # samples per probability (at 16 kHz)
 
     async def speech_probabilities(self, audio: Samples) -> npt.NDArray[np.float32]:
         """One speech probability per `window` samples of a whole clip."""
+        ...
+
+    def stream(self) -> VoiceStream:
+        """A detector for one live stream."""
         ...
 
     async def aclose(self) -> None: ...

@@ -69,8 +69,27 @@ class SileroVAD:
         )
         return np.asarray(output, np.float32).reshape(-1)
 
+    def stream(self) -> VadStream:
+        """Probabilities for one live audio stream, fed as it arrives."""
+        return VadStream(self)
+
+    async def feed_async(self, state: VadState, audio: Samples) -> Probabilities:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.feed, state, audio)
+
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class VadStream:
+    """One stream's state on the shared model; `feed` runs the model off the event loop."""
+
+    def __init__(self, vad: SileroVAD) -> None:
+        self._vad = vad
+        self._state = VadState()
+
+    async def feed(self, audio: Samples) -> Probabilities:
+        return await self._vad.feed_async(self._state, audio)
 
 
 def speech_seconds(probabilities: Probabilities, threshold: float = 0.5) -> float:

@@ -10,6 +10,7 @@ each stage took; a failing provider stores nothing and raises `AIProviderError`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -31,6 +32,8 @@ from parley.ai.vad import has_speech
 from parley.calls.domain import Call, Role, Turn, utcnow
 from parley.calls.service import CallService
 from parley.errors import ConflictError
+
+log = logging.getLogger("parley.conversation")
 
 MAX_SYSTEM_PROMPT = 4000
 
@@ -90,6 +93,10 @@ class ConversationService:
         self._history_turns = history_turns
         self._max_tokens = max_tokens
         self._default_language = default_language
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
 
     async def respond_to_audio(
         self,
@@ -165,6 +172,14 @@ class ConversationService:
         await self._store(call, user_text, reply, language, mood, heard_at, clock.marks)
         return Exchange(user_text, reply, language, mood, speech, heard_at, clock.marks)
 
+    async def _sentiment(self, text: str, language: Language) -> SentimentScore | None:
+        """The caller's mood; a failing analyzer costs the label, never the exchange."""
+        try:
+            return await self._engine.sentiment.analyze(text, language=language)
+        except Exception:
+            log.exception("sentiment analysis failed")
+            return None
+
     async def _collect(self, pieces: AsyncIterator[str], clock: _Clock) -> str:
         parts: list[str] = []
         async for piece in pieces:
@@ -195,14 +210,15 @@ class ConversationService:
         user_text: str,
         reply: str,
         language: Language,
-        mood: SentimentScore,
+        mood: SentimentScore | None,
         heard_at: datetime,
         marks: dict[str, float],
     ) -> None:
         now = utcnow()
         user = Turn(
             call_id=call.id, index=-1, role=Role.USER, text=user_text, language=language.value,
-            sentiment=mood.label, sentiment_score=mood.score, started_at=heard_at,
+            sentiment=mood.label if mood else None, sentiment_score=mood.score if mood else None,
+            started_at=heard_at,
             ended_at=heard_at, latency_ms={k: v for k, v in marks.items() if k in ("vad", "stt")},
         )  # fmt: skip
         assistant = Turn(

@@ -40,7 +40,12 @@ class CallService:
         return call
 
     async def connect(self, call_id: str | uuid.UUID) -> Call:
-        return await self.transition(call_id, CallStatus.CONNECTING)
+        """RINGING → CONNECTING. A call already connecting or talking is returned unchanged: the
+        original client calls this after sending its offer, when media may already flow."""
+        call = await self.get(call_id)
+        if call.status in (CallStatus.CONNECTING, CallStatus.IN_PROGRESS):
+            return call
+        return await self.transition(call.id, CallStatus.CONNECTING)
 
     async def start(self, call_id: str | uuid.UUID) -> Call:
         """Media is flowing: the conversation has begun."""

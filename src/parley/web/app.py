@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import socketio
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
@@ -15,13 +16,16 @@ from parley import __version__
 from parley.ai.base import Language
 from parley.ai.engine import AIEngine, build_engine, install_local_models
 from parley.calls.conversation import ConversationService
+from parley.calls.live import LiveCalls
 from parley.calls.service import CallService
 from parley.config import Settings
+from parley.rtc.ice import use_host_addresses
 from parley.storage.db import Database
 from parley.storage.stores import SqlCallStore
 from parley.web.errors import install_error_handlers
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from parley.web.routes import calls, conversation, health
+from parley.web.signaling import SignalingNamespace
 
 log = logging.getLogger("parley")
 
@@ -46,6 +50,22 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
     app.include_router(calls.router)
     _add_middleware(app, settings)
     return app
+
+
+def create_asgi_app(settings: Settings, *, engine: AIEngine | None = None) -> socketio.ASGIApp:
+    """What the server runs: Socket.IO at `/socket.io` in front of the HTTP app."""
+    app = create_app(settings, engine=engine)
+    origins = settings.server.cors_origins
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=("*" if "*" in origins else origins) or [],
+        max_http_buffer_size=256 * 1024,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.register_namespace(SignalingNamespace(settings, app.state))
+    app.state.sio = sio
+    return socketio.ASGIApp(sio, other_asgi_app=app)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
@@ -92,8 +112,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_tokens=settings.ai.llm_max_tokens,
             default_language=Language(settings.ai.default_language),
         )
+        app.state.live = LiveCalls(app.state.calls, app.state.conversation, engine)
+        use_host_addresses(settings.webrtc.ice_host_addresses or None)
         log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)
         yield
+        await app.state.live.aclose()
     finally:
         if owns_engine and engine is not None:
             await engine.aclose()

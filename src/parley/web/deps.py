@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from parley.calls.conversation import ConversationService
+from parley.calls.live import LiveCalls
 from parley.calls.service import CallService
 from parley.config import Settings
 from parley.storage.db import Database
@@ -27,6 +28,11 @@ def _conversation(request: Request) -> ConversationService:
     return service
 
 
+def _live(request: Request) -> LiveCalls:
+    live: LiveCalls = request.app.state.live
+    return live
+
+
 def _database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
@@ -36,3 +42,4 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 CallsDep = Annotated[CallService, Depends(_calls)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 ConversationDep = Annotated[ConversationService, Depends(_conversation)]
+LiveCallsDep = Annotated[LiveCalls, Depends(_live)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from parley.calls.domain import CallStatus
 from parley.calls.ports import Page
-from parley.web.deps import CallsDep, SettingsDep
+from parley.web.deps import CallsDep, LiveCallsDep, SettingsDep
 from parley.web.envelope import Success, documented, ok
 from parley.web.schemas import (
     CallCreate,
@@ -80,8 +80,9 @@ async def connect_call(call_id: CallId, calls: CallsDep) -> Success[CallData]:
 
 
 @router.post("/{call_id}/end", summary="Hang up", responses=documented(404, 409))
-async def end_call(call_id: CallId, calls: CallsDep) -> Success[CallData]:
-    return ok(CallData(call=CallPublic.of(await calls.end(call_id))))
+async def end_call(call_id: CallId, live: LiveCallsDep) -> Success[CallData]:
+    """Hang up; a live call's peer, tracks and tasks are released too."""
+    return ok(CallData(call=CallPublic.of(await live.end(call_id))))
 
 
 @router.get(

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the call page's browser dependencies (socket.io-client, pinned by web/package-lock.json)
+# into web/node_modules/, from which the server serves them; Node.js and npm come from apt when
+# missing. Idempotent, and instant when node_modules is already newer than the lockfile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup-web: %s\n' "$*"; }
+
+apt_install() {
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    say "installing $* (apt)"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+
+# `npm ci` rewrites node_modules/ whole; the directory is touched after it, so its time says when.
+if [[ ! -d web/node_modules || web/package-lock.json -nt web/node_modules ]]; then
+    say "installing web/ dependencies (npm ci)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    touch web/node_modules
+fi
+say "ready: socket.io-client $(node -p 'require("./web/node_modules/socket.io-client/package.json").version')"

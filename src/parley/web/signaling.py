@@ -1,0 +1,230 @@
+"""Socket.IO `/signaling`: the original system's events, unchanged, plus Parley's own.
+
+Every payload is validated before anything happens; a bad one gets `error {message, code}` and
+changes nothing. The server answers offers itself as the peer `ai-server` (aiortc gathers its
+candidates before answering, so its candidates travel inside the answer's SDP).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import socketio
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from parley.ai.base import Language
+from parley.calls.domain import CallStatus
+from parley.calls.live import LiveCalls, LiveOptions
+from parley.calls.service import CallService
+from parley.config import Settings
+from parley.errors import ParleyError
+
+log = logging.getLogger("parley.signaling")
+AI_PEER = "ai-server"
+MAX_SDP = 100_000
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sessionId: str = Field(min_length=1, max_length=128)
+    peerId: str = Field(min_length=1, max_length=128)
+
+
+class JoinSession(_Payload):
+    callId: str = Field(min_length=1, max_length=64)
+    language: Literal["ko", "en"] | None = None
+    voice: str | None = Field(None, max_length=40)
+    systemPrompt: str | None = Field(None, max_length=4000)
+
+
+class SessionDescription(BaseModel):
+    type: Literal["offer", "answer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP)
+
+
+class Offer(_Payload):
+    offer: SessionDescription
+
+
+class Answer(_Payload):
+    answer: SessionDescription
+
+
+class CandidateInit(BaseModel):
+    candidate: str = Field(max_length=2000)
+    sdpMid: str | None = Field(None, max_length=64)
+    sdpMLineIndex: int | None = Field(None, ge=0, le=64)
+
+
+class IceCandidate(_Payload):
+    candidate: CandidateInit | None = None
+
+
+class RoomEvents:
+    def __init__(self, namespace: SignalingNamespace, room: str) -> None:
+        self._namespace = namespace
+        self._room = room
+
+    async def emit(self, event: str, payload: dict[str, Any]) -> None:
+        await self._namespace.emit(event, payload, room=self._room)
+
+
+class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self, settings: Settings, state: Any) -> None:
+        """`state` is the app's state, where the lifespan puts `calls` and `live` once started."""
+        super().__init__("/signaling")
+        self._settings = settings
+        self._state = state
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """The original events are kebab-case (`join-session`); handlers are `on_join_session`."""
+        return await super().trigger_event(event.replace("-", "_"), *args)
+
+    @property
+    def _calls(self) -> CallService:
+        calls: CallService = self._state.calls
+        return calls
+
+    @property
+    def _live(self) -> LiveCalls:
+        live: LiveCalls = self._state.live
+        return live
+
+    async def _error(self, sid: str, message: str, code: str) -> None:
+        await self.emit("error", {"message": message, "code": code}, to=sid)
+
+    async def _parse(self, sid: str, model: type[BaseModel], data: Any) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            await self._error(
+                sid, f"Invalid {model.__name__} payload: {where}: {first['msg']}", "INVALID_PAYLOAD"
+            )
+            return None
+
+    async def _joined(self, sid: str, session_id: str) -> dict[str, Any] | None:
+        session: dict[str, Any] = await self.get_session(sid)
+        if session.get("sessionId") != session_id:
+            await self._error(sid, "Join the session first (join-session).", "NOT_JOINED")
+            return None
+        return session
+
+    async def on_join_session(self, sid: str, data: Any) -> None:
+        message = await self._parse(sid, JoinSession, data)
+        if message is None:
+            return
+        try:
+            call = await self._calls.get(message.callId)
+        except ParleyError as exc:
+            await self._error(sid, exc.message, exc.code)
+            return
+        if call.session_id != message.sessionId:
+            await self._error(
+                sid, "That sessionId does not belong to that call.", "SESSION_MISMATCH"
+            )
+            return
+        session = message.model_dump(exclude={"callId"}) | {"callId": str(call.id)}
+        await self.save_session(sid, session)
+        await self.enter_room(sid, message.sessionId)
+        await self.emit(
+            "joined-session", {"sessionId": message.sessionId, "peerId": message.peerId}, to=sid
+        )
+        await self.emit(
+            "peer-joined", {"peerId": message.peerId}, room=message.sessionId, skip_sid=sid
+        )
+        voices = self._live_voices()
+        await self.emit("voices", voices, to=sid)
+
+    def _live_voices(self) -> dict[str, list[str]]:
+        return {lang.value: names for lang, names in self._live.voices().items()}
+
+    async def on_offer(self, sid: str, data: Any) -> None:
+        message = await self._parse(sid, Offer, data)
+        if message is None or (session := await self._joined(sid, message.sessionId)) is None:
+            return
+        if message.offer.type != "offer":
+            await self._error(sid, "An offer must have type 'offer'.", "INVALID_PAYLOAD")
+            return
+        try:
+            call = await self._calls.get(session["callId"])
+            live = await self._live.open(
+                call, RoomEvents(self, message.sessionId), self._options(session)
+            )
+        except ParleyError as exc:
+            await self._error(sid, exc.message, exc.code)
+            return
+        try:
+            answer = await live.answer(message.offer.sdp)
+        except Exception as exc:  # aiortc raises ValueError and friends on bad SDP
+            log.info("refused an offer for call %s: %s", call.id, exc)
+            await self._live.close(str(call.id), None)
+            await self._error(sid, "The offer's SDP could not be used.", "INVALID_SDP")
+            return
+        payload = {"peerId": AI_PEER, "answer": {"type": answer.type, "sdp": answer.sdp}}
+        await self.emit("answer", payload, to=sid)
+
+    def _options(self, session: dict[str, Any]) -> LiveOptions:
+        ai, rtc = self._settings.ai, self._settings.webrtc
+        return LiveOptions(
+            language=Language(session["language"] or ai.default_language),
+            voice=session["voice"],
+            system_prompt=session["systemPrompt"],
+            stun_urls=tuple(rtc.stun_server_urls),
+            legacy_audio_event=ai.legacy_audio_event,
+            idle_timeout_s=ai.call_idle_timeout_s,
+        )
+
+    async def on_answer(self, sid: str, data: Any) -> None:
+        """The server never sends offers; as in the original, answers are relayed to the room."""
+        message = await self._parse(sid, Answer, data)
+        if message is not None and await self._joined(sid, message.sessionId) is not None:
+            payload = {"peerId": message.peerId, "answer": message.answer.model_dump()}
+            await self.emit("answer", payload, room=message.sessionId, skip_sid=sid)
+
+    async def on_ice_candidate(self, sid: str, data: Any) -> None:
+        message = await self._parse(sid, IceCandidate, data)
+        if message is None or (session := await self._joined(sid, message.sessionId)) is None:
+            return
+        live = self._live.get(session["callId"])
+        if live is None:
+            await self._error(sid, "Send an offer before ICE candidates.", "NO_PEER")
+            return
+        candidate = message.candidate
+        try:
+            if candidate is None:
+                await live.add_candidate(None, None, None)
+            else:
+                await live.add_candidate(
+                    candidate.candidate, candidate.sdpMid, candidate.sdpMLineIndex
+                )
+        except Exception:
+            await self._error(sid, "That ICE candidate could not be used.", "INVALID_CANDIDATE")
+
+    async def on_leave_session(self, sid: str, data: Any) -> None:
+        message = await self._parse(sid, _Payload, data)
+        if message is None or (session := await self._joined(sid, message.sessionId)) is None:
+            return
+        await self._hang_up(session)
+        await self.emit(
+            "peer-left", {"peerId": session["peerId"]}, room=message.sessionId, skip_sid=sid
+        )
+        await self.leave_room(sid, message.sessionId)
+        await self.save_session(sid, {})
+
+    async def on_disconnect(self, sid: str, *_: Any) -> None:
+        session: dict[str, Any] = await self.get_session(sid)
+        if session.get("callId"):
+            await self._hang_up(session)
+            await self.emit(
+                "peer-disconnected",
+                {"peerId": session["peerId"]},
+                room=session["sessionId"],
+                skip_sid=sid,
+            )
+
+    async def _hang_up(self, session: dict[str, Any]) -> None:
+        await self._live.close(session["callId"], CallStatus.ENDED)
