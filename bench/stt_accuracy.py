@@ -284,7 +284,10 @@ def report_worst(language: Language, window: int, results: list[Result], count: 
 
 
 def report_detection(
-    window: int, detected: list[tuple[Utterance, Language, str, float]], show: bool
+    window: int,
+    detected: list[tuple[Utterance, Language, str, float]],
+    others: float | None,
+    show: bool,
 ) -> None:
     print(f"\n== language detection (language=None), window {window} s")
     for language in Language:
@@ -297,7 +300,7 @@ def report_detection(
     times = [t * 1000 for *_, t in detected]
     print(
         f"  time per call (detection + transcription): median {statistics.median(times):.0f} ms,"
-        f" p95 {percentile(times, 0.95):.0f} ms"
+        f" p95 {percentile(times, 0.95):.0f} ms{busy_note(others)}"
     )
     for u, chosen, text, _ in detected if show else []:
         if chosen is not u.language:
@@ -305,6 +308,13 @@ def report_detection(
             print(
                 f"    {u.language.value} heard as {chosen.value} ({u.voice}): {u.text} -> {heard}"
             )
+
+
+def busy_note(others: float | None) -> str:
+    if others is None:
+        return ""
+    trust = "" if others <= 0.05 else ", so these times are not trustworthy"
+    return f" (other processes took {others:.0%} of the CPUs{trust})"
 
 
 class CpuMeter:
@@ -389,7 +399,8 @@ async def main(args: argparse.Namespace) -> None:
                 stt = WhisperSTT(model_dir, window_s=window, threads=args.threads)
                 models[window] = await prepare(stt, utterances)
             print(f"detecting languages, window {window} s ...", file=sys.stderr)
-            detected[window] = await run_detection(models[window], everything)
+            meter = CpuMeter()
+            detected[window] = await run_detection(models[window], everything), meter.others()
     finally:
         for stt in models.values():
             await stt.aclose()
@@ -402,12 +413,9 @@ async def main(args: argparse.Namespace) -> None:
             if args.show:
                 report_worst(language, window, scored, 10)
         report_comparison(language, by_window)
-    for window, outcomes in detected.items():
-        report_detection(window, outcomes, args.show)
-    print()
-    if others is not None:
-        note = "  (times not trustworthy)" if others > 0.05 else ""
-        print(f"other processes took {others:.0%} of the CPUs while timing{note}")
+    for window, (outcomes, busy) in detected.items():
+        report_detection(window, outcomes, busy, args.show)
+    print(f"\ntranscriptions timed above{busy_note(others)}")
     print(load_line("at end")[0])
 
 

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,7 +39,7 @@ from parley.calls.domain import Call, CallStatus, Role, Turn, utcnow
 from parley.calls.service import CallService
 from parley.errors import ConflictError, ParleyError
 from parley.rtc.ice import rtc_configuration
-from parley.rtc.speech_track import RATE, SpeechTrack
+from parley.rtc.speech_track import RATE, Segment, SpeechTrack
 from parley.tasks import TaskSet
 
 log = logging.getLogger("parley.live")
@@ -198,14 +199,14 @@ class LiveCall:
 
     async def _barge_in(self) -> None:
         """The caller speaks over the AI: silence at once, stop generating, keep what was heard."""
-        self.track.clear()
+        dropped = self.track.clear()
         responder, self._responder = self._responder, None
         reply, self._reply = self._reply, None
         if responder is not None and not responder.done():
             responder.cancel()
-        if reply is not None and self._heard_text(reply, interrupted=True):
+        if reply is not None and (heard := self._heard_text(reply, dropped)):
             reply.interrupted = True
-            await self._finish(reply)
+            await self._finish(reply, heard)
         elif self._turn_audio is not None:
             self._carry = self._turn_audio  # nothing was said yet: keep listening to the same turn
         self._turn_audio = None
@@ -248,7 +249,7 @@ class LiveCall:
         await self._wait_played(reply)
         if self._reply is reply:
             self._reply = None
-            await self._finish(reply)
+            await self._finish(reply, " ".join(reply.spoken) or reply.text.strip())
         if self._responder is asyncio.current_task():
             self._responder = None
 
@@ -275,13 +276,14 @@ class LiveCall:
         text = speakable(sentence)
         if not text:
             return
+        index = len(reply.spoken)
+        reply.spoken.append(text)
         tts_started = time.monotonic()
         async for pcm in self._synthesize(text):
             if "voiceToVoiceMs" not in reply.marks:
                 reply.marks["ttsFirstChunkMs"] = _ms(time.monotonic() - tts_started)
                 reply.marks["voiceToVoiceMs"] = _ms(time.monotonic() - speech_ended_at)
-            self.track.play(pcm, tag=(reply.turn, len(reply.spoken)))
-        reply.spoken.append(sentence)
+            self.track.play(pcm, tag=(reply.turn, index))
 
     async def _synthesize(self, text: str) -> AsyncIterator[Pcm16]:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
@@ -297,9 +299,8 @@ class LiveCall:
 
         await self.track.played(ours)
 
-    async def _finish(self, reply: _Reply) -> None:
+    async def _finish(self, reply: _Reply, heard: str) -> None:
         """Store the caller's turn and what the caller heard of the AI's, and tell the client."""
-        heard = self._heard_text(reply, interrupted=reply.interrupted)
         self._turn_audio = None
         assistant = Turn(
             call_id=self.call.id,
@@ -327,15 +328,25 @@ class LiveCall:
         if self.options.legacy_audio_event and not reply.interrupted:
             await self._legacy_audio(heard)
 
-    def _heard_text(self, reply: _Reply, *, interrupted: bool) -> str:
-        if not interrupted:
-            return " ".join(reply.spoken) if reply.spoken else reply.text.strip()
-        played = {
-            s.tag[1]
-            for s in self.track.finished
-            if isinstance(s.tag, tuple) and s.tag[0] == reply.turn
-        }
-        return " ".join(text for i, text in enumerate(reply.spoken) if i in played)
+    def _heard_text(self, reply: _Reply, dropped: list[Segment]) -> str:
+        """The sentences played in full, then the played share of the words of the one cut."""
+        total: dict[int, int] = defaultdict(int)
+        played: dict[int, int] = defaultdict(int)
+        for segment in [*self.track.finished, *dropped]:
+            if isinstance(segment.tag, tuple) and segment.tag[0] == reply.turn:
+                total[segment.tag[1]] += len(segment.pcm)
+                played[segment.tag[1]] += segment.played
+        heard: list[str] = []
+        for index, sentence in enumerate(reply.spoken):
+            share = played[index] / total[index] if total[index] else 0.0
+            if share >= 0.98:
+                heard.append(sentence)
+                continue
+            words = sentence.split()
+            if share > 0:
+                heard.append(" ".join(words[: max(1, round(share * len(words)))]))
+            break
+        return " ".join(heard)
 
     # --- greeting, apology, sentiment ---------------------------------------------------------
 

@@ -48,7 +48,7 @@ class SpeechTrack(MediaStreamTrack):
         self._pts = 0
         self._start: float | None = None
         self._silence = np.zeros(FRAME, np.int16)
-        self.finished: list[Segment] = []  # segments played to the end, for the owner to read
+        self.finished: deque[Segment] = deque(maxlen=256)  # the last segments played in full
         self.underruns = 0  # frames that were late by more than one frame (the loop was busy)
         self._progress = asyncio.Event()  # set, and replaced, whenever a segment ends
 

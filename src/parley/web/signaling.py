@@ -113,7 +113,7 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return None
         return session
 
-    async def on_join_session(self, sid: str, data: Any) -> None:
+    async def on_join_session(self, sid: str, data: Any = None) -> None:
         message = await self._parse(sid, JoinSession, data)
         if message is None:
             return
@@ -142,7 +142,7 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def _live_voices(self) -> dict[str, list[str]]:
         return {lang.value: names for lang, names in self._live.voices().items()}
 
-    async def on_offer(self, sid: str, data: Any) -> None:
+    async def on_offer(self, sid: str, data: Any = None) -> None:
         message = await self._parse(sid, Offer, data)
         if message is None or (session := await self._joined(sid, message.sessionId)) is None:
             return
@@ -178,14 +178,14 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             idle_timeout_s=ai.call_idle_timeout_s,
         )
 
-    async def on_answer(self, sid: str, data: Any) -> None:
+    async def on_answer(self, sid: str, data: Any = None) -> None:
         """The server never sends offers; as in the original, answers are relayed to the room."""
         message = await self._parse(sid, Answer, data)
         if message is not None and await self._joined(sid, message.sessionId) is not None:
             payload = {"peerId": message.peerId, "answer": message.answer.model_dump()}
             await self.emit("answer", payload, room=message.sessionId, skip_sid=sid)
 
-    async def on_ice_candidate(self, sid: str, data: Any) -> None:
+    async def on_ice_candidate(self, sid: str, data: Any = None) -> None:
         message = await self._parse(sid, IceCandidate, data)
         if message is None or (session := await self._joined(sid, message.sessionId)) is None:
             return
@@ -204,7 +204,7 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except Exception:
             await self._error(sid, "That ICE candidate could not be used.", "INVALID_CANDIDATE")
 
-    async def on_leave_session(self, sid: str, data: Any) -> None:
+    async def on_leave_session(self, sid: str, data: Any = None) -> None:
         message = await self._parse(sid, _Payload, data)
         if message is None or (session := await self._joined(sid, message.sessionId)) is None:
             return

@@ -233,6 +233,7 @@ function readSettings() {
 }
 
 function saveSettings() {
+  if (DEMO) return;
   try {
     localStorage.setItem(STORE_KEY, JSON.stringify({ ...readSettings(), voices: state.voices }));
   } catch {
@@ -300,10 +301,18 @@ async function api(method, path, body, { timeoutMs = 10_000 } = {}) {
 // POST /connect and /end may find the server already past that state; that's fine.
 async function postTransition(callId, action) {
   try {
-    await api("POST", `${API}/${callId}/${action}`, null, { timeoutMs: END_TIMEOUT_MS });
+    const { call } = await api("POST", `${API}/${callId}/${action}`, null, { timeoutMs: END_TIMEOUT_MS });
+    if (action === "connect" && session?.call?.id === callId) advanceStatus(call?.status);
   } catch (err) {
     if (err.httpStatus !== 409) console.warn(`${action}:`, err.message);
   }
+}
+
+// A REST answer may arrive after a newer `call-state`: it may move the status only forward.
+const STATUS_ORDER = ["IDLE", "INITIATING", "RINGING", "CONNECTING", "IN_PROGRESS", "ENDED"];
+function advanceStatus(status) {
+  const rank = (s) => (s === "FAILED" ? STATUS_ORDER.length : STATUS_ORDER.indexOf(s));
+  if (STATUS[status] && rank(status) > rank(state.status)) setStatus(status);
 }
 
 // ---- microphone ------------------------------------------------------------------------------
@@ -484,14 +493,16 @@ async function setUpCall(s) {
   const { call } = await live(api("POST", API, { callerNumber: s.settings.callerNumber }));
   s.call = call;
   state.callId = call.id;
-  setStatus(call.status);
+  advanceStatus(call.status);
   await live(connectSocket(io.io ?? io.default, s));
   s.pc = createPeer(config, s);
   s.socket.emit("join-session", joinPayload(s));
   const offer = await live(s.pc.createOffer());
   await live(s.pc.setLocalDescription(offer));
-  await live(withTimeout(s.joined.promise, JOIN_TIMEOUT_MS, "세션 참가 응답이 없습니다 · The server didn't confirm the session"));
-  s.socket.emit("offer", { sessionId: call.sessionId, peerId: s.peerId, offer: { type: offer.type, sdp: offer.sdp } });
+  const noJoin = "세션 참가 응답이 없습니다 · The server didn't confirm the session";
+  await live(withTimeout(s.joined.promise, JOIN_TIMEOUT_MS, noJoin));
+  const { type, sdp } = offer;
+  s.socket.emit("offer", { sessionId: call.sessionId, peerId: s.peerId, offer: { type, sdp } });
   s.offerSent = true;
   s.outgoing.splice(0).forEach((c) => sendCandidate(s, c));
 }
@@ -585,7 +596,7 @@ async function addRemoteCandidate(s, candidate) {
 }
 
 function onPeerGone({ peerId }, s) {
-  if (peerId === s.peerId) return;
+  if (peerId && peerId !== AI_PEER) return;
   reportError("AI가 통화를 떠났습니다. · The AI left the call.", "warn");
   endCall(s, { notify: true });
 }
@@ -606,6 +617,7 @@ function onCallState({ status, reason }, s) {
   setStatus(status);
   if (status === "IN_PROGRESS" && state.phase === "connecting") setPhase("active");
   if (status === "FAILED") reportError(`통화 실패 · Call failed${reason ? `: ${reason}` : ""}`);
+  if (status === "ENDED" && reason) showBanner(`통화가 종료되었습니다 · The call ended: ${reason}`, "info");
   if (status === "ENDED" || status === "FAILED") endCall(s, { notify: false, finalStatus: status });
 }
 
@@ -709,7 +721,9 @@ function drawMeters(s) {
   if (!s.remoteBars) return;
   const speaking = rms(s.remoteBars) > SPEAKING_RMS;
   setBars(speaking ? bands(s.remoteBars) : null);
-  if (state.phase === "active") setAgent(speaking ? "speaking" : convo.awaitingReply ? "thinking" : "listening");
+  if (state.phase !== "active") return;
+  if (speaking) setAgent("speaking");
+  else setAgent(convo.awaitingReply ? "thinking" : "listening");
 }
 
 function setMicLevel(level) {
@@ -890,7 +904,8 @@ function renderLatency(entry) {
   const summary = el("summary");
   const more = icon("i-chev");
   more.classList.add("chev");
-  summary.append(icon("i-bolt"), el("span", "v2v", formatMs(voiceToVoiceMs)), " 음성→음성 · voice-to-voice", more);
+  const value = el("span", "v2v", formatMs(voiceToVoiceMs));
+  summary.append(icon("i-bolt"), value, " 음성→음성 · voice-to-voice", more);
   const rows = Object.entries(stages).filter(([, ms]) => Number.isFinite(Number(ms)));
   summary.title = rows.map(([name, ms]) => `${stageName(name)}: ${formatMs(Number(ms))}`).join("\n");
   box.append(summary, stageList(rows, voiceToVoiceMs));
@@ -971,35 +986,44 @@ Object.defineProperty(window, "parley", {
 
 // ---- demo (?demo=1 ends on the caller speaking, ?demo=2 on the AI answering) ----------------
 
+const DEMO_TURNS = [
+  [1, "ko", "안녕하세요, 내일 오후 세 시에 치과 예약 가능할까요?", ["neutral", 0.64]],
+  [1, "ko", "네, 내일 오후 3시에 예약 가능합니다. 성함과 연락처를 알려주시겠어요?", [742, 220, 148, 231, 143]],
+  [2, "en", "Oh, sorry — could we switch to English? My name is Alex Kim.", ["positive", 0.81]],
+  [2, "en", "Of course! Thanks, Alex. You're booked for tomorrow at 3 PM. Would you like a reminder text the day",
+    [918, 240, 171, 322, 185], { interrupted: true }],
+  [3, "en", "Actually, 3 is too early, I can't make that. Is 4 PM open?", ["negative", 0.58]],
+];
+
+// The same events the server sends, so the demo goes through the real rendering code.
 function demoEvents(variant) {
   const callId = "demo";
-  const say = (turn, speaker, text, extra = {}) => ["transcript", { callId, turn, speaker, text, final: true, ...extra }];
-  const events = [
-    ["voices", { ko: ["ko-KR-SunHi", "ko-KR-InJoon"], en: ["en-US-Amy", "en-US-Ryan"] }],
-    say(1, "caller", "안녕하세요, 내일 오후 세 시에 치과 예약 가능할까요?", { language: "ko" }),
-    ["sentiment", { callId, turn: 1, sentiment: "neutral", score: 0.64 }],
-    say(1, "ai", "네, 내일 오후 3시에 예약 가능합니다. 성함과 연락처를 알려주시겠어요?", { language: "ko" }),
-    ["turn-latency", { callId, turn: 1, voiceToVoiceMs: 742, stages: { endOfTurnMs: 220, sttMs: 148, llmFirstTokenMs: 231, ttsFirstChunkMs: 143 } }],
-    say(2, "caller", "Oh, sorry — could we switch to English? My name is Alex Kim.", { language: "en" }),
-    ["sentiment", { callId, turn: 2, sentiment: "positive", score: 0.81 }],
-    say(2, "ai", "Of course! Thanks, Alex. You're booked for tomorrow at 3 PM. Would you like a reminder text the day", { language: "en", interrupted: true }),
-    ["turn-latency", { callId, turn: 2, voiceToVoiceMs: 918, stages: { endOfTurnMs: 240, sttMs: 171, llmFirstTokenMs: 322, ttsFirstChunkMs: 185 } }],
-    say(3, "caller", "Actually, 3 is too early, I can't make that. Is 4 PM open?", { language: "en" }),
-    ["sentiment", { callId, turn: 3, sentiment: "negative", score: 0.58 }],
-  ];
+  const events = [["voices", { ko: ["ko-KR-SunHi", "ko-KR-InJoon"], en: ["en-US-Amy", "en-US-Ryan"] }]];
+  const say = (turn, speaker, language, text, extra) =>
+    events.push(["transcript", { callId, turn, speaker, text, final: true, language, ...extra }]);
+  const latency = (turn, [total, endOfTurnMs, sttMs, llmFirstTokenMs, ttsFirstChunkMs]) =>
+    events.push(["turn-latency", {
+      callId, turn, voiceToVoiceMs: total, stages: { endOfTurnMs, sttMs, llmFirstTokenMs, ttsFirstChunkMs },
+    }]);
+  for (const [turn, language, text, facts, extra] of DEMO_TURNS) {
+    const caller = typeof facts[0] === "string";
+    say(turn, caller ? "caller" : "ai", language, text, extra);
+    if (caller) events.push(["sentiment", { callId, turn, sentiment: facts[0], score: facts[1] }]);
+    else latency(turn, facts);
+  }
   if (variant === "2") {
-    events.push(
-      say(3, "ai", "Let me check — yes, 4 PM is open. I'll move your", { language: "en", final: false }),
-      ["turn-latency", { callId, turn: 3, voiceToVoiceMs: 1264, stages: { endOfTurnMs: 260, sttMs: 190, llmFirstTokenMs: 604, ttsFirstChunkMs: 210 } }],
-    );
+    say(3, "ai", "en", "Let me check — yes, 4 PM is open. I'll move your", { final: false });
+    latency(3, [1264, 260, 190, 604, 210]);
   } else {
-    events.push(say(4, "caller", "Perfect, and could you also", { language: "en", final: false }));
+    say(4, "caller", "en", "Perfect, and could you also", { final: false });
   }
   return events;
 }
 
 function runDemo(variant) {
-  const handlers = { voices: onVoices, transcript: onTranscript, sentiment: onSentiment, "turn-latency": onLatency };
+  const handlers = {
+    voices: onVoices, transcript: onTranscript, sentiment: onSentiment, "turn-latency": onLatency,
+  };
   setPhase("active");
   ui.mute.disabled = false;
   setStatus("IN_PROGRESS");
@@ -1010,13 +1034,13 @@ function runDemo(variant) {
   setAgent(aiTalking ? "speaking" : "listening");
   setBars(aiTalking ? [0.45, 0.7, 0.95, 0.6, 0.35] : null);
   setMicLevel(aiTalking ? 0.04 : 0.46);
-  ui.callBtn.addEventListener("click", (e) => e.stopImmediatePropagation(), { capture: true });
 }
 
 // ---- wiring ----------------------------------------------------------------------------------
 
 function onCallButton() {
-  if (state.phase === "idle") startCall();
+  if (DEMO) location.assign(location.pathname); // "End call" leaves the demo
+  else if (state.phase === "idle") startCall();
   else if (session) endCall(session, { notify: true });
 }
 
@@ -1034,6 +1058,7 @@ function init() {
   window.addEventListener("pagehide", onPageHide);
   if (DEMO) runDemo(DEMO);
   else loadSocketIo().catch((err) => reportError(err.message));
+  requestAnimationFrame(() => requestAnimationFrame(() => document.documentElement.classList.remove("preload")));
 }
 
 init();
