@@ -8,8 +8,7 @@ import fractions
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -241,19 +240,21 @@ async def test_bad_payloads_get_an_error_and_change_nothing(server: tuple[str, A
     base, app = server
     caller = await dial(base, offer=False)
     session = {"sessionId": caller.call["sessionId"], "peerId": "caller-1"}
+    call_id, other = caller.call["id"], {"sessionId": "other", "peerId": "p"}
+    host = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}
     bad: list[tuple[str, Any, str]] = [
         ("join-session", "not an object", "INVALID_PAYLOAD"),
         ("join-session", {**session}, "INVALID_PAYLOAD"),  # no callId
         ("join-session", {**session, "callId": "nope"}, "CALL_NOT_FOUND"),
-        ("join-session", {"sessionId": "other", "peerId": "p", "callId": caller.call["id"]}, "SESSION_MISMATCH"),
-        ("join-session", {**session, "callId": caller.call["id"], "language": "fr"}, "INVALID_PAYLOAD"),
+        ("join-session", {**other, "callId": call_id}, "SESSION_MISMATCH"),
+        ("join-session", {**session, "callId": call_id, "language": "fr"}, "INVALID_PAYLOAD"),
         ("offer", None, "INVALID_PAYLOAD"),
         ("offer", {**session, "offer": {"type": "offer"}}, "INVALID_PAYLOAD"),
         ("offer", {**session, "offer": {"type": "offer", "sdp": "x" * 200_000}}, "INVALID_PAYLOAD"),
         ("offer", {**session, "offer": {"type": "answer", "sdp": "v=0 " * 10}}, "INVALID_PAYLOAD"),
-        ("offer", {"sessionId": "other", "peerId": "p", "offer": {"type": "offer", "sdp": "v=0 " * 5}}, "NOT_JOINED"),
-        ("offer", {**session, "offer": {"type": "offer", "sdp": "this is not SDP at all"}}, "INVALID_SDP"),
-        ("ice-candidate", {**session, "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}, "NO_PEER"),
+        ("offer", {**other, "offer": {"type": "offer", "sdp": "v=0 " * 5}}, "NOT_JOINED"),
+        ("offer", {**session, "offer": {"type": "offer", "sdp": "not SDP at all"}}, "INVALID_SDP"),
+        ("ice-candidate", {**session, "candidate": host}, "NO_PEER"),
         ("ice-candidate", {**session, "candidate": {"candidate": 42}}, "INVALID_PAYLOAD"),
         ("leave-session", [], "INVALID_PAYLOAD"),
     ]  # fmt: skip
@@ -321,15 +322,13 @@ async def test_every_hang_up_releases_everything(
     if caller.sio.connected:
         await caller.sio.disconnect()
     await caller.pc.close()
-    async with httpx.AsyncClient() as http:
-        pass
     await caller.http.aclose()
 
 
 async def test_the_caller_can_interrupt_the_ai(
     server: tuple[str, Any], english_question: AudioChunk
 ) -> None:
-    base, app = server
+    base, _ = server
     caller = await open_call(base)
     flowing = time.monotonic()
     await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"])
