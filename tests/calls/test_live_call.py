@@ -165,8 +165,8 @@ async def dial(base: str, *, offer: bool = True) -> Caller:
     caller.pc.addTrack(caller.mic)
     caller.pc.on("track", lambda track: asyncio.ensure_future(caller.ear.listen(track)))
     await caller.pc.setLocalDescription(await caller.pc.createOffer())
-    offer = {"type": "offer", "sdp": caller.pc.localDescription.sdp}
-    await sio.emit("offer", {**session, "offer": offer}, namespace="/signaling")
+    description = {"type": "offer", "sdp": caller.pc.localDescription.sdp}
+    await sio.emit("offer", {**session, "offer": description}, namespace="/signaling")
     answer = await caller.wait_for("answer")
     assert answer["peerId"] == "ai-server"
     await caller.pc.setRemoteDescription(RTCSessionDescription(**answer["answer"]))
