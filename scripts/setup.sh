@@ -40,4 +40,5 @@ fi
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 .tools/bin/uv sync --frozen --quiet --python "$(command -v python3)"
 .venv/bin/parley --env-file "${PARLEY_ENV_FILE:-.env}" models install
+scripts/setup-web.sh   # the browser pages' npm packages (socket.io-client), from the lockfile
 say "ready: $(.venv/bin/parley --version)"

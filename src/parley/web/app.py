@@ -26,6 +26,7 @@ from parley.web.errors import install_error_handlers
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from parley.web.routes import calls, conversation, health
 from parley.web.signaling import SignalingNamespace
+from parley.web.static_files import mount_static
 
 log = logging.getLogger("parley")
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
     app.include_router(health.router)
     app.include_router(conversation.router)
     app.include_router(calls.router)
+    mount_static(app)
     _add_middleware(app, settings)
     return app
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from parley.web.envelope import error_response
@@ -29,7 +29,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def mount_static(app: FastAPI) -> None:
-    """Adds a GET/HEAD route for each file in `static/` and one for the socket.io client."""
+    """Adds a GET/HEAD route for each file in `static/` and one for the socket.io client;
+    `/` leads to the call page (until the meetings home takes it)."""
+
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/ai-call-test.html")
+
+    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
     pages = StaticFiles(directory=STATIC_DIR)
     for path in sorted(STATIC_DIR.iterdir()):
         if path.is_file() and not path.name.startswith("."):

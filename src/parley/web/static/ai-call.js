@@ -381,7 +381,7 @@ async function explainVendorFailure() {
 }
 
 function connectSocket(io, s) {
-  const socket = io(NAMESPACE, { reconnectionAttempts: 5, timeout: 8000 });
+  const socket = io(NAMESPACE, { reconnection: false, timeout: 8000 });
   s.socket = socket;
   bindSignaling(socket, s);
   return new Promise((resolve, reject) => {
@@ -410,12 +410,12 @@ function bindSignaling(socket, s) {
   socket.on("turn-latency", mine(onLatency));
   socket.on("voices", mine(onVoices));
   // "ai-audio-response" (legacy base64 WAV) is ignored on purpose: the voice is the WebRTC track.
+  // The server hangs up a call whose socket is gone, so a lost connection ends the call here too.
   socket.on("disconnect", (reason) => {
-    if (session === s && reason !== "io client disconnect") {
-      showBanner("시그널링 연결이 끊겼습니다. 다시 연결하는 중… · Signaling lost; reconnecting…", "warn");
-    }
+    if (session !== s || reason === "io client disconnect") return;
+    reportError("시그널링 연결이 끊겨 통화가 종료되었습니다. · The signaling connection was lost; the call ended.");
+    endCall(s, { notify: true });
   });
-  socket.io.on("reconnect", () => session === s && hideBanner());
 }
 
 // ---- call flow -------------------------------------------------------------------------------
@@ -430,7 +430,6 @@ function newSession(settings) {
     pc: null,
     stream: null,
     closed: false,
-    offerSent: false,
     answered: false,
     outgoing: [],
     incoming: [],
@@ -503,8 +502,6 @@ async function setUpCall(s) {
   await live(withTimeout(s.joined.promise, JOIN_TIMEOUT_MS, noJoin));
   const { type, sdp } = offer;
   s.socket.emit("offer", { sessionId: call.sessionId, peerId: s.peerId, offer: { type, sdp } });
-  s.offerSent = true;
-  s.outgoing.splice(0).forEach((c) => sendCandidate(s, c));
 }
 
 function joinPayload(s) {
@@ -538,9 +535,10 @@ function candidateInit(candidate) {
   return line ? { candidate: line, sdpMid, sdpMLineIndex } : undefined; // "" = a generation ended
 }
 
+// Our candidates wait for the answer: the server has no peer for them before it has answered.
 function sendCandidate(s, candidate) {
   if (candidate === undefined || s.closed) return;
-  if (!s.offerSent) {
+  if (!s.answered) {
     s.outgoing.push(candidate);
     return;
   }
@@ -567,10 +565,11 @@ function onJoined(payload, s) {
 
 async function onAnswer({ answer }, s) {
   if (s.answered || !answer?.sdp) return;
-  s.answered = true;
   try {
+    s.answered = true;
     await s.pc.setRemoteDescription({ type: answer.type ?? "answer", sdp: answer.sdp });
     for (const candidate of s.incoming.splice(0)) await addRemoteCandidate(s, candidate);
+    s.outgoing.splice(0).forEach((candidate) => sendCandidate(s, candidate));
     await postTransition(s.call.id, "connect");
   } catch (err) {
     if (session !== s) return;
@@ -603,7 +602,9 @@ function onPeerGone({ peerId }, s) {
 
 function onServerError({ message, code }, s) {
   const text = `서버 오류 · Server error${code ? ` (${code})` : ""}: ${message ?? "unknown"}`;
-  if (state.phase === "connecting") {
+  if (code === "INVALID_CANDIDATE") {
+    console.warn(text); // one unusable candidate; the others may well connect
+  } else if (!s.answered) {
     s.joined.reject(new UserError(text));
     reportError(text);
     endCall(s, { notify: true, finalStatus: "FAILED" });
@@ -773,6 +774,10 @@ function onTranscript(event) {
   const { speaker, turn } = event;
   if ((speaker !== "caller" && speaker !== "ai") || typeof event.text !== "string") return;
   const key = `${speaker}:${turn}`;
+  if (event.final && !event.text.trim()) {
+    dropEntry(key); // nothing was heard (or said) after all
+    return;
+  }
   const keepScroll = nearBottom();
   let entry = convo.entries.get(key);
   if (!entry) entry = addEntry(key, event);
@@ -782,7 +787,7 @@ function onTranscript(event) {
     convo.lastCallerTurn = turn;
     if (event.final) convo.awaitingReply = true;
   } else {
-    convo.awaitingReply = false;
+    convo.awaitingReply = !event.final; // text can run ahead of the voice: "thinking" until it speaks
   }
   renderStats();
   if (keepScroll) scrollToEnd();
@@ -803,6 +808,15 @@ function addEntry(key, event) {
   if (entry.sentiment) renderSentiment(entry);
   if (entry.latency) renderLatency(entry);
   return entry;
+}
+
+function dropEntry(key) {
+  const entry = convo.entries.get(key);
+  if (!entry) return;
+  entry.node.root.remove();
+  convo.entries.delete(key);
+  convo.order.splice(convo.order.indexOf(key), 1);
+  renderStats();
 }
 
 function takePending(pending, ...turns) {
@@ -835,7 +849,8 @@ function renderBubble(entry) {
   node.root.dataset.final = String(Boolean(event.final));
   node.root.dataset.interrupted = String(Boolean(event.interrupted));
   node.root.setAttribute("aria-busy", String(!event.final));
-  node.bubble.textContent = event.text;
+  const listening = !event.final && !event.text.trim() && event.speaker === "caller";
+  node.bubble.textContent = listening ? "듣는 중 · Listening" : event.text;
   node.lang.textContent = event.language ?? "";
   node.lang.hidden = !event.language;
   if (event.language) node.bubble.lang = event.language;
@@ -906,7 +921,9 @@ function renderLatency(entry) {
   more.classList.add("chev");
   const value = el("span", "v2v", formatMs(voiceToVoiceMs));
   summary.append(icon("i-bolt"), value, " 음성→음성 · voice-to-voice", more);
-  const rows = Object.entries(stages).filter(([, ms]) => Number.isFinite(Number(ms)));
+  const rows = Object.entries(stages).filter(
+    ([name, ms]) => name !== "voiceToVoiceMs" && ms !== null && Number.isFinite(Number(ms)),
+  );
   summary.title = rows.map(([name, ms]) => `${stageName(name)}: ${formatMs(Number(ms))}`).join("\n");
   box.append(summary, stageList(rows, voiceToVoiceMs));
   entry.node.latency?.remove();
