@@ -25,6 +25,14 @@ from parley.errors import AIProviderError
 STATE_CACHE_BYTES = 512 * 1024 * 1024
 
 
+def default_threads() -> int:
+    """All cores but one. llama.cpp's threads wait for each other at every layer, so a thread
+    that loses its core to the audio path (Opus, VAD, TTS) stalls all of them: on this 2-core
+    machine two threads took the first token of a live reply from 0.6 s to 10 s
+    (`bench/voice_latency.py --llm-threads`)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 class LlamaCppLLM:
     def __init__(
         self,
@@ -37,7 +45,7 @@ class LlamaCppLLM:
         self.name = f"llama.cpp {model_path.stem}"
         self._path = model_path
         self._context = context
-        self._threads = threads or os.cpu_count() or 2
+        self._threads = threads or default_threads()
         self._temperature = temperature
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="llm")
         self._llama: Any = None

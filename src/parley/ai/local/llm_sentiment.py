@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,7 @@ class LlmSentiment:
 
     def __init__(self, model_path: Path, *, threads: int = 0) -> None:
         self._path = model_path
-        self._threads = threads or min(2, os.cpu_count() or 1)
+        self._threads = threads or 1  # a side task: never compete with the reply for cores
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sentiment")
         self._llama: Any = None
         self._label_tokens: list[int] = []
