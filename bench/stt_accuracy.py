@@ -20,13 +20,16 @@ how many transcripts equal the first window's; median and p95 time per `transcri
 accuracy and time per audio-length bucket (the clip as Whisper gets it, padding included). Then a
 comparison of every window with the first, and for each of `--detect-windows` how often
 `language=None` chooses the right language between Korean and English. `--show` lists the worst
-ten transcripts per window.
+ten transcripts per window and the misdetected utterances; `--changes` lists every utterance
+scored differently than with the first window, with both transcripts.
 
 References spell numbers out ("ten thirty", "열 시") while Whisper often writes digits, and such
 an utterance counts as wrong; that costs every window alike. espeak-ng's Korean is robotic and
 Whisper base hears little of it, so the Korean figures are far below what a human voice would
-get; they are reported as measured. Time only on an otherwise idle machine: the load before and
-after, and the CPU share other processes took while timing, are printed. It asserts nothing.
+get; they are reported as measured. Piper (and espeak-ng) do not make the same samples twice, so
+figures move a little from run to run; within a run every window hears the same audio. Time only
+on an otherwise idle machine: the load before and after, and the share of the CPUs other
+processes took while timing, are printed. It asserts nothing.
 """
 
 from __future__ import annotations
@@ -277,10 +280,33 @@ def report_worst(language: Language, window: int, results: list[Result], count: 
     )
     for r in worst:
         u = r.utterance
-        hypothesis = r.hypothesis if len(r.hypothesis) <= 120 else r.hypothesis[:120] + " [...]"
         print(f"    {metric} {r.rate:.0%} ({r.errors}/{r.length}), {u.seconds:.1f} s, {u.voice}")
         print(f"      ref: {u.text}")
-        print(f"      hyp: {hypothesis}")
+        print(f"      hyp: {clip(r.hypothesis, 120)}")
+
+
+def report_changes(language: Language, results: dict[int, list[Result]]) -> None:
+    """Every utterance whose error count differs between the first window and another."""
+    metric = METRIC[language]
+    base = next(iter(results))
+    for window, group in list(results.items())[1:]:
+        changed = [
+            (r, b) for r, b in zip(group, results[base], strict=True) if r.errors != b.errors
+        ]
+        print(f"\n  {language.value}: {len(changed)} utterances scored differently at {window} s:")
+        for r, b in sorted(changed, key=lambda pair: pair[0].errors - pair[1].errors):
+            u = r.utterance
+            print(
+                f"    {metric} {b.rate:.0%} -> {r.rate:.0%} ({b.errors} -> {r.errors} errors),"
+                f" {u.seconds:.1f} s, {u.voice}"
+            )
+            print(f"      ref:  {u.text}")
+            print(f"      {base:>2} s: {clip(b.hypothesis, 110)}")
+            print(f"      {window:>2} s: {clip(r.hypothesis, 110)}")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + " [...]"
 
 
 def report_detection(
@@ -304,7 +330,7 @@ def report_detection(
     )
     for u, chosen, text, _ in detected if show else []:
         if chosen is not u.language:
-            heard = text if len(text) <= 80 else text[:80] + " [...]"
+            heard = clip(text, 80)
             print(
                 f"    {u.language.value} heard as {chosen.value} ({u.voice}): {u.text} -> {heard}"
             )
@@ -413,6 +439,8 @@ async def main(args: argparse.Namespace) -> None:
             if args.show:
                 report_worst(language, window, scored, 10)
         report_comparison(language, by_window)
+        if args.changes:
+            report_changes(language, by_window)
     for window, (outcomes, busy) in detected.items():
         report_detection(window, outcomes, busy, args.show)
     print(f"\ntranscriptions timed above{busy_note(others)}")
@@ -435,6 +463,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--language", choices=["en", "ko", "all"], default="all")
     parser.add_argument(
         "--show", action="store_true", help="print the worst 10 per window, and misdetections"
+    )
+    parser.add_argument(
+        "--changes",
+        action="store_true",
+        help="print every utterance scored differently than with the first window",
     )
     parser.add_argument(
         "--en-scales", default="1.0,1.15", help="Piper length scales (1.15: 15%% slower)"

@@ -38,7 +38,9 @@ fi
 
 # Built once into uv's cache; later syncs reuse the wheel.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
-.tools/bin/uv sync --frozen --quiet --python "$(command -v python3)"
+# The interpreter's real path: a pyenv shim's path would make uv rebuild the venv each time.
+python=$(python3 -c 'import sys; print(sys.executable)')
+.tools/bin/uv sync --frozen --quiet --python "$python"
 .venv/bin/parley --env-file "${PARLEY_ENV_FILE:-.env}" models install
 scripts/setup-web.sh   # the browser pages' npm packages (socket.io-client), from the lockfile
 say "ready: $(.venv/bin/parley --version)"

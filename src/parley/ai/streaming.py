@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import TypeVar, cast
 
+from parley.errors import AIProviderError, ParleyError
+
 T = TypeVar("T")
 _DONE = object()
 
@@ -24,12 +26,16 @@ class _Failure:
 
 
 async def stream_from_thread(
-    executor: Executor, produce: Callable[[threading.Event], Iterator[T]]
+    executor: Executor,
+    produce: Callable[[threading.Event], Iterator[T]],
+    *,
+    provider: str | None = None,
 ) -> AsyncGenerator[T, None]:
     """Yield what `produce(stop)` yields, running it in `executor`.
 
     `produce` receives the stop event and should also check it where it can between items.
-    Exceptions raised by the producer are re-raised here, in the consumer.
+    Exceptions raised by the producer are re-raised here, in the consumer; with `provider`
+    (e.g. "tts:local"), foreign ones become `AIProviderError` naming it.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
@@ -56,9 +62,15 @@ async def stream_from_thread(
     try:
         while (item := await queue.get()) is not _DONE:
             if isinstance(item, _Failure):
-                raise item.error
+                raise _ours(item.error, provider) from item.error
             yield cast(T, item)
     finally:
         stop.set()
         if not future.done():
             future.add_done_callback(lambda f: f.exception())
+
+
+def _ours(error: BaseException, provider: str | None) -> BaseException:
+    if provider is None or isinstance(error, ParleyError) or not isinstance(error, Exception):
+        return error
+    return AIProviderError(f"The {provider} provider failed: {error}", provider=provider)

@@ -259,13 +259,9 @@ class EspeakTTS:
                 if len(pcm):
                     yield AudioChunk(pcm=pcm, sample_rate=_ENGINE.sample_rate)
 
-        stream = stream_from_thread(_ENGINE.executor, produce)
+        stream = stream_from_thread(_ENGINE.executor, produce, provider=PROVIDER)
         try:
             async for chunk in stream:
                 yield chunk
-        except ParleyError:
-            raise
-        except Exception as exc:
-            raise AIProviderError(f"espeak-ng synthesis failed: {exc}", provider=PROVIDER) from exc
         finally:
-            await stream.aclose()  # sets the stop flag now, not when the stream is collected
+            await stream.aclose()  # stops the worker now, not when the stream is collected

@@ -20,7 +20,6 @@ from typing import Any
 
 from parley.ai.base import ChatMessage
 from parley.ai.streaming import stream_from_thread
-from parley.errors import AIProviderError
 
 STATE_CACHE_BYTES = 512 * 1024 * 1024
 
@@ -61,13 +60,12 @@ class LlamaCppLLM:
         def produce(stop: threading.Event) -> Iterator[str]:
             return self._generate(prompt, max_tokens, stop)
 
+        stream = stream_from_thread(self._executor, produce, provider="llm:local")
         try:
-            async for piece in stream_from_thread(self._executor, produce):
+            async for piece in stream:
                 yield piece
-        except AIProviderError:
-            raise
-        except Exception as exc:
-            raise AIProviderError(f"The local LLM failed: {exc}", provider="llm:local") from exc
+        finally:
+            await stream.aclose()
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

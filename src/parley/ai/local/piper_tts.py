@@ -25,7 +25,7 @@ import numpy as np
 from parley.ai import assets
 from parley.ai.base import AudioChunk, Language
 from parley.ai.streaming import stream_from_thread
-from parley.errors import AIProviderError, InvalidInputError, ParleyError
+from parley.errors import AIProviderError, InvalidInputError
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -93,16 +93,12 @@ class PiperTTS:
         def produce(stop: threading.Event) -> Iterator[AudioChunk]:
             return self._synthesize(text, voice, stop)
 
-        stream = stream_from_thread(self._executor, produce)
+        stream = stream_from_thread(self._executor, produce, provider=PROVIDER)
         try:
             async for chunk in stream:
                 yield chunk
-        except ParleyError:
-            raise
-        except Exception as exc:
-            raise AIProviderError(f"Piper synthesis failed: {exc}", provider=PROVIDER) from exc
         finally:
-            await stream.aclose()  # sets the worker's stop flag now, not when collected
+            await stream.aclose()  # stops the worker now, not when the stream is collected
 
     # On the worker thread.
 

@@ -121,7 +121,9 @@ class WhisperSTT:
         padded = np.zeros((features.shape[0], frames), np.float32)
         padded[:, : min(frames, features.shape[1])] = features[:, :frames]
         encoded = model.encode(padded)
-        chosen = language or _among_ko_en(model.model.detect_language(encoded)[0])
+        # Language identification is less sure on a short window (espeak's Korean passed for
+        # English): when the call does not say, detect on Whisper's full window.
+        chosen = language or self._detect(model, audio)
         tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=chosen.value)
         prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
         duration = len(audio) / SAMPLE_RATE
@@ -139,8 +141,3 @@ class WhisperSTT:
         scores = dict(probabilities)
         return max(Language, key=lambda lang: scores.get(lang.value, 0.0))
 
-
-def _among_ko_en(results: list[tuple[str, float]]) -> Language:
-    """Korean or English, whichever the model finds likelier (tokens look like `<|ko|>`)."""
-    scores = {token.strip("<|>"): probability for token, probability in results}
-    return max(Language, key=lambda lang: scores.get(lang.value, 0.0))
