@@ -140,4 +140,3 @@ class WhisperSTT:
         _, _, probabilities = model.detect_language(audio[: 30 * SAMPLE_RATE])
         scores = dict(probabilities)
         return max(Language, key=lambda lang: scores.get(lang.value, 0.0))
-
