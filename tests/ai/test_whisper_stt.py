@@ -32,6 +32,10 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return distance[-1] / max(len(ref), 1)
 
 
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    return word_error_rate(" ".join(reference), " ".join(hypothesis))
+
+
 @pytest.fixture(scope="module", params=[30, 10], ids=["window30", "window10"])
 async def stt(request: pytest.FixtureRequest, local_engine: AIEngine) -> AsyncIterator[WhisperSTT]:
     """Both decoding paths: faster-whisper's 30 s one, and the short-window one."""
@@ -60,8 +64,11 @@ async def test_korean_is_transcribed(stt: WhisperSTT, korean_question: AudioChun
     audio = resample(korean_question.pcm, korean_question.sample_rate)
     heard = await stt.transcribe(audio, language=Language.KOREAN)
     assert heard.language is Language.KOREAN
-    assert re.search("[가-힣]", heard.text), heard.text
-    assert "도착" in heard.text or "주문" in heard.text or "신발" in heard.text, heard.text
+    hangul = re.sub(r"[^가-힣]", "", heard.text)
+    assert len(hangul) >= 0.8 * len(re.sub(r"\W", "", heard.text)), heard.text
+    # espeak-ng's Korean is robotic: Whisper base gets about half the syllables right.
+    reference = "안녕하세요지난주에주문한신발이언제도착하나요"
+    assert character_error_rate(reference, hangul) < 0.8, heard.text
 
 
 async def test_silence_gives_no_text(stt: WhisperSTT) -> None:
