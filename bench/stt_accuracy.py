@@ -293,7 +293,8 @@ def report_changes(language: Language, results: dict[int, list[Result]]) -> None
         changed = [
             (r, b) for r, b in zip(group, results[base], strict=True) if r.errors != b.errors
         ]
-        print(f"\n  {language.value}: {len(changed)} utterances scored differently at {window} s:")
+        noun = "utterance" if len(changed) == 1 else "utterances"
+        print(f"\n  {language.value}: {len(changed)} {noun} scored differently at {window} s:")
         for r, b in sorted(changed, key=lambda pair: pair[0].errors - pair[1].errors):
             u = r.utterance
             print(
