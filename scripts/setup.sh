@@ -11,15 +11,8 @@ UV_VERSION=0.13.8
 export UV_PYTHON_DOWNLOADS=never      # use the machine's Python, never download one
 export UV_LINK_MODE=copy
 
-say() { printf 'setup: %s\n' "$*"; }
-
-apt_install() {
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    say "installing $* (apt)"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 python_ok() {
     command -v python3 >/dev/null &&

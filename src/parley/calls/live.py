@@ -18,7 +18,7 @@ import base64
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -81,6 +81,7 @@ class _Reply:
     text: str = ""
     interrupted: bool = False
     marks: dict[str, float] = field(default_factory=dict)
+    audio: list[Pcm16] = field(default_factory=list)  # the 48 kHz speech queued, for replay
 
 
 class LiveCall:
@@ -113,6 +114,7 @@ class LiveCall:
         self._last_speech = time.monotonic()
         self._closed = False
         self._sinks: list[MediaBlackhole] = []
+        self.on_closed: Callable[[LiveCall], None] = lambda _: None  # set by the registry
         self.pc.addTrack(self.track)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -284,6 +286,7 @@ class LiveCall:
                 reply.marks["ttsFirstChunkMs"] = _ms(time.monotonic() - tts_started)
                 reply.marks["voiceToVoiceMs"] = _ms(time.monotonic() - speech_ended_at)
             self.track.play(pcm, tag=(reply.turn, index))
+            reply.audio.append(pcm)
 
     async def _synthesize(self, text: str) -> AsyncIterator[Pcm16]:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
@@ -326,7 +329,7 @@ class LiveCall:
         )
         await self._calls.record_turns([reply.user, assistant])
         if self.options.legacy_audio_event and not reply.interrupted:
-            await self._legacy_audio(heard)
+            await self._legacy_audio(reply.audio)
 
     def _heard_text(self, reply: _Reply, dropped: list[Segment]) -> str:
         """The sentences played in full, then the played share of the words of the one cut."""
@@ -395,19 +398,17 @@ class LiveCall:
             },
         )
 
-    async def _legacy_audio(self, text: str) -> None:
-        """`ai-audio-response` for clients of the original API (base64 WAV of the whole reply)."""
-        chunks = [
-            c
-            async for c in self._engine.tts.synthesize(
-                speakable(text), language=self.options.language, voice=self.options.voice
-            )
-        ]
-        if chunks:
-            joined = AudioChunk(np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate)
-            data = base64.b64encode(encode_wav(joined.pcm, joined.sample_rate)).decode("ascii")
+    async def _legacy_audio(self, audio: list[Pcm16]) -> None:
+        """`ai-audio-response` for clients of the original API: a base64 WAV of the reply as it
+        was spoken on the track (encoded once more, never synthesized twice)."""
+        if audio:
+            wav = await asyncio.to_thread(encode_wav, np.concatenate(audio), RATE)
             await self._events.emit(
-                "ai-audio-response", {"audioData": data, "timestamp": utcnow().isoformat()}
+                "ai-audio-response",
+                {
+                    "audioData": base64.b64encode(wav).decode("ascii"),
+                    "timestamp": utcnow().isoformat(),
+                },
             )
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -434,6 +435,7 @@ class LiveCall:
         if self._closed:
             return
         self._closed = True
+        self.on_closed(self)
         self.track.clear()
         if status is not None and not self.call.status.is_final:
             try:
@@ -510,8 +512,14 @@ class LiveCalls:
         if (old := self.get(str(call.id))) is not None:
             await old.aclose(None)  # a new offer for the same call replaces the old peer
         live = LiveCall(call, self._calls, self._conversation, self._engine, events, options)
+        live.on_closed = self._forget
         self._live[str(call.id)] = live
         return live
+
+    def _forget(self, live: LiveCall) -> None:
+        """A call that closed itself (idle, media failure, replaced) leaves the registry."""
+        if self._live.get(str(live.call.id)) is live:
+            del self._live[str(live.call.id)]
 
     async def end(self, call_id: str) -> Call:
         """Hang up: through the live peer when there is one, else in storage alone."""
