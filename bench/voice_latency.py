@@ -25,7 +25,7 @@ from parley.ai.base import Language
 from parley.ai.engine import build_engine, install_local_models
 
 QUESTIONS = [
-    "Hello, when will my order arrive?",
+    "Wait, when will my order arrive?",
     "Can I change my delivery address?",
     "What time do you open on Saturday?",
     "I would like to return a pair of shoes.",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install the database servers the test suite starts by itself (tests/dbservers.py):
-# MariaDB (server + client) and PostgreSQL. Idempotent: does nothing, quickly, when
-# everything is already there. Never leaves a system-wide database service running.
+# Install the system packages the test suite needs: the database servers it starts by itself
+# (tests/dbservers.py), MariaDB (server + client) and PostgreSQL; and Debian's Chromium with
+# CJK and emoji fonts for the browser tests (tests/web/test_ai_call_page.py, driven by
+# Playwright; never `playwright install`). Idempotent: does nothing, quickly, when everything
+# is already there. Never leaves a system-wide database service running.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -14,6 +16,10 @@ have_postgresql() {
         fi
     done
     return 1
+}
+
+have_deb() {
+    [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]
 }
 
 have_any() {
@@ -36,9 +42,15 @@ fi
 if ! have_postgresql; then
     packages+=(postgresql)
 fi
+if [[ ! -x /usr/bin/chromium ]]; then
+    packages+=(chromium)
+fi
+for font in fonts-noto-cjk fonts-noto-color-emoji; do
+    have_deb "$font" || packages+=("$font")
+done
 
 if [[ ${#packages[@]} -eq 0 ]]; then
-    echo "install-test-deps: MariaDB and PostgreSQL are already installed"
+    echo "install-test-deps: MariaDB, PostgreSQL, Chromium and its fonts are already installed"
     exit 0
 fi
 

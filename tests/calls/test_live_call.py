@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,9 @@ FRAME = 960
 
 
 class ScriptedMic(MediaStreamTrack):
-    """A microphone that says what it is told, in real time; silence otherwise."""
+    """A microphone that says what it is told, in real time; silence otherwise. With `echo`, it
+    also picks up what the caller's speaker plays (`Ear`), `delay` seconds later and quieter, as
+    a phone on speaker with no echo cancellation does."""
 
     kind = "audio"
 
@@ -43,6 +46,7 @@ class ScriptedMic(MediaStreamTrack):
         self._pts = 0
         self._start: float | None = None
         self.spoke_until = 0.0
+        self.echo: tuple[Ear, float, float] | None = None  # (speaker, delay s, gain)
 
     def say(self, clip: AudioChunk) -> float:
         """Queue the clip; return when (monotonic) its speech will have been sent."""
@@ -65,6 +69,12 @@ class ScriptedMic(MediaStreamTrack):
             self._queue[0] = head[take:]
             if not len(self._queue[0]):
                 self._queue.pop(0)
+        if self.echo is not None:
+            speaker, delay, gain = self.echo
+            played = speaker.played_at(time.monotonic() - delay)
+            if played is not None:
+                mixed = samples.astype(np.float32) + gain * played.astype(np.float32)
+                samples = np.clip(mixed, -32768, 32767).astype(np.int16)
         frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate, frame.pts = RATE, self._pts
         frame.time_base = fractions.Fraction(1, RATE)
@@ -77,6 +87,11 @@ class Ear:
     """What the client hears: (monotonic time, RMS) per received frame."""
 
     levels: list[tuple[float, float]] = field(default_factory=list)
+    recent: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=100))
+
+    def played_at(self, when: float) -> np.ndarray | None:
+        """The mono 48 kHz frame that was being played at `when` (the last 2 s are kept)."""
+        return next((pcm for t, pcm in reversed(self.recent) if t <= when), None)
 
     def loud_since(self, since: float, threshold: float = 300) -> float | None:
         return next((t for t, rms in self.levels if t >= since and rms > threshold), None)
@@ -89,7 +104,10 @@ class Ear:
                 return
             assert isinstance(frame, AudioFrame)
             pcm = frame.to_ndarray().astype(np.float32)
-            self.levels.append((time.monotonic(), float(np.sqrt(np.mean(pcm**2)))))
+            now = time.monotonic()
+            self.levels.append((now, float(np.sqrt(np.mean(pcm**2)))))
+            channels = len(frame.layout.channels)
+            self.recent.append((now, pcm.reshape(-1)[::channels].astype(np.int16)))
 
 
 @dataclass
@@ -226,6 +244,44 @@ async def test_a_call_greets_listens_answers_and_stores_the_turns(
     ).json()
     assert call["data"]["call"]["status"] == "ENDED"
     assert len(app.state.live) == 0
+
+
+async def test_the_ais_own_voice_coming_back_does_not_interrupt_it(
+    server: tuple[str, Any], english_question: AudioChunk
+) -> None:
+    """The caller's mic hears the caller's speaker (250 ms later, at half level): the greeting
+    and the answer play to the end, the echo never becomes a caller turn, and the caller's own
+    question over the echo is still heard."""
+    base, app = server
+    caller = await dial(base)
+    caller.mic.echo = (caller.ear, 0.25, 0.5)
+    await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"])
+    flowing = time.monotonic()
+    await asyncio.sleep(4.0)  # the greeting plays, and comes back
+    loud = [t for t, rms in caller.ear.levels if t > flowing - 1.0 and rms > 300]
+    assert loud
+    assert max(loud) - min(loud) > 2.0
+    live = app.state.live.get(caller.call["id"])
+    echo = f"echo checks {live.echo.checks}, echo {live.echo.echoes}; events {caller.events}"
+    assert not [p for _, e, p in caller.events if e == "transcript" and p["speaker"] == "caller"], (
+        echo
+    )
+
+    caller.mic.say(english_question)
+    heard = await caller.wait_for(
+        "transcript", lambda p: p["speaker"] == "caller" and p["final"] and p["text"]
+    )
+    assert "shoes" in heard["text"].lower()
+    reply = await caller.wait_for(
+        "transcript", lambda p: p["speaker"] == "ai" and p["turn"] == 1 and p["final"], 90
+    )
+    assert reply["interrupted"] is False
+    await asyncio.sleep(1.5)  # the answer's echo dies away: it must not start a turn
+    callers = [p for _, e, p in caller.events if e == "transcript" and p["speaker"] == "caller"]
+    assert {p["turn"] for p in callers} == {1}
+    turns = (await caller.http.get(f"/api/v1/calls/{caller.call['id']}/conversation")).json()
+    assert [t["role"] for t in turns["data"]["turns"]] == ["assistant", "user", "assistant"]
+    await hang_up(caller)
 
 
 def signal(caller: Caller, event: str, payload: Any) -> Any:

@@ -1,6 +1,7 @@
 """The SQL store and its migrations, on SQLite, PostgreSQL and MariaDB alike."""
 
 import asyncio
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,42 @@ async def test_racing_transitions_have_exactly_one_winner(store: SqlCallStore) -
     )
     assert sum(isinstance(r, Call) for r in results) == 1
     assert sum(isinstance(r, IllegalTransitionError) for r in results) == 5
+
+
+async def test_racing_connects_all_succeed(store: SqlCallStore) -> None:
+    """The client's POST /connect and the media arriving both connect the call, at once."""
+    service = CallService(store, store)
+    call = await service.initiate("01012345678")
+    results = await asyncio.gather(*(service.connect(call.id) for _ in range(6)))
+    assert {r.status for r in results} == {CallStatus.CONNECTING}
+
+
+async def _busy_call(service: CallService, call_id: uuid.UUID) -> None:
+    await service.connect(call_id)
+    for _ in range(3):
+        turns = [
+            Turn(call_id=call_id, index=-1, role=role, text="x", language="en")
+            for role in (Role.USER, Role.ASSISTANT)
+        ]
+        await service.record_turns(turns)
+    await service.end(call_id)
+
+
+async def test_cancelled_transactions_never_leave_the_database_locked(
+    store: SqlCallStore,
+) -> None:
+    """Hanging up cancels a call's tasks, maybe in the middle of a transaction: later writes must
+    still work (on SQLite, a connection once kept the write lock and every write failed after)."""
+    service = CallService(store, store)
+    timing = random.Random(1)
+    for _ in range(25):
+        calls = [await service.initiate("01012345678") for _ in range(8)]
+        workers = [asyncio.create_task(_busy_call(service, call.id)) for call in calls]
+        await asyncio.sleep(timing.uniform(0, 0.04))
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.wait_for(service.initiate("01012345678"), 10)
 
 
 async def test_list_filters_orders_and_counts(store: SqlCallStore) -> None:

@@ -1,10 +1,16 @@
 """End-of-turn detection on a live audio stream, from Silero's speech probabilities.
 
-    idle ──(speech for min_speech_s)──▶ speaking ──(silence for end_silence_s)──▶ turn ended
-                    └─ SpeechStarted                                   └─ TurnEnded(audio)
+    idle ─(speech, min_speech_s)─▶ speaking ─(silence, pause_s)─▶ paused ─(end_silence_s)─▶ ended
+              └─ SpeechStarted         ▲          └─ SpeechPaused(audio)        └─ TurnEnded(audio)
+                                       └──── speech again: SpeechResumed ◀──┘
 
-A turn ends only after `end_silence_s` of silence (700 ms by default), so the normal pauses
-inside a sentence do not cut the caller off; a turn that goes on past `max_turn_s` is ended anyway.
+A turn ends by itself only after `end_silence_s` of silence (700 ms by default), so the normal
+pauses inside a sentence do not cut the caller off; a turn that goes on past `max_turn_s` is ended
+anyway. Waiting that long on every turn is what makes voice agents feel slow, so the detector
+also says when the caller *may* have finished (`SpeechPaused`, after `pause_s` = 200 ms): the
+call starts recognizing and answering speculatively there, and ends the turn early (`end_now`)
+when the words sound finished (`sounds_finished`: a question, a complete sentence), the way
+LiveKit's and Pipecat's text-aware turn detectors do. `SpeechResumed` cancels the speculation.
 `SpeechStarted` comes as soon as speech is sure (`min_speech_s`), which is what barge-in needs.
 The audio handed over starts `preroll_s` before the detected onset, so no first syllable is lost.
 """
@@ -27,6 +33,8 @@ class TurnConfig:
     start_threshold: float = 0.6
     end_threshold: float = 0.35
     min_speech_s: float = 0.16
+    pause_s: float = 0.2
+    early_end_silence_s: float = 0.3  # the least silence before a turn that sounds finished ends
     end_silence_s: float = 0.7
     preroll_s: float = 0.3
     max_turn_s: float = 30.0
@@ -38,13 +46,53 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """The caller has been silent for `pause_s`: the turn so far, to start on speculatively."""
+
+    audio: Samples
+    speech_ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    """The caller spoke again after a `SpeechPaused`: the turn goes on."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class TurnEnded:
     audio: Samples
     speech_ended_at: float  # when the last speech window was heard
     detected_at: float
 
 
-TurnEvent = SpeechStarted | TurnEnded
+TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | TurnEnded
+
+# The last words of a sentence that is not over yet, whatever punctuation Whisper put after them.
+_UNFINISHED_EN = frozenset(
+    ("and", "but", "or", "so", "because", "the", "a", "an", "to", "of", "with", "for", "um", "uh",
+     "like", "if", "then", "my", "your", "i", "is", "are")
+)  # fmt: skip
+_FINISHED_KO = ("요", "다", "까", "죠", "네", "니다", "세요", "어요", "아요")
+_UNFINISHED_KO = ("고", "서", "는데", "지만", "면", "니까", "그리고", "그래서", "근데", "음", "어")
+
+
+def sounds_finished(text: str) -> bool:
+    """Whether a transcript reads as a complete turn: a question, or a sentence that ends with
+    a full stop after a word that can end one. Trailing commas, ellipses, conjunctions and
+    fillers mean the caller is still thinking."""
+    text = text.strip()
+    if not text or text.endswith(("...", "…", ",", "-")):
+        return False
+    if text.endswith(("?", "？")):
+        return True
+    if not text.endswith((".", "!", "。", "！")):
+        return False
+    last = text.rstrip(".!。！ ").rsplit(None, 1)[-1] if text.rstrip(".!。！ ") else ""
+    if any("가" <= ch <= "힣" for ch in last):
+        return last.endswith(_FINISHED_KO) and not last.endswith(_UNFINISHED_KO)
+    return last.lower().strip("\"'") not in _UNFINISHED_EN
 
 
 @dataclass
@@ -58,6 +106,7 @@ class TurnDetector:
     _turn: list[Samples] = field(default_factory=list)
     _turn_samples: int = 0
     _last_speech_at: float = 0.0
+    _paused: bool = False
 
     @property
     def speaking(self) -> bool:
@@ -95,12 +144,22 @@ class TurnDetector:
             return None
         if probability >= self.config.end_threshold:
             self._run, self._last_speech_at = 0, now
+            if self._paused:
+                self._paused = False
+                return SpeechResumed(at=now)
         else:
             self._run += 1
         too_long = self._turn_samples >= self.config.max_turn_s * SAMPLE_RATE
         if self._run * WINDOW_S >= self.config.end_silence_s or too_long:
             return self._end(now)
+        if not self._paused and self._run * WINDOW_S >= self.config.pause_s:
+            self._paused = True
+            return SpeechPaused(np.concatenate(self._turn), self._last_speech_at)
         return None
+
+    def end_now(self) -> TurnEnded | None:
+        """End the current turn at once (it sounds finished); `None` when no one is speaking."""
+        return self._end(time.monotonic()) if self._speaking else None
 
     def _start(self, now: float) -> SpeechStarted:
         self._speaking, self._run, self._last_speech_at = True, 0, now
@@ -112,4 +171,5 @@ class TurnDetector:
     def _end(self, now: float) -> TurnEnded:
         audio = np.concatenate(self._turn) if self._turn else np.zeros(0, np.float32)
         self._speaking, self._run, self._turn, self._turn_samples = False, 0, [], 0
+        self._paused = False
         return TurnEnded(audio=audio, speech_ended_at=self._last_speech_at, detected_at=now)

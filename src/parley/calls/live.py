@@ -1,9 +1,15 @@
 """A live AI call over WebRTC: the server's peer hears the caller and talks back.
 
-    caller audio ─▶ 48→16 kHz ─▶ VAD ─▶ TurnDetector ─▶ STT ─▶ LLM (streamed) ─▶ sentence
-                                          │                                        │
-                            SpeechStarted while the AI talks:                      ▼
-                            barge-in (stop playback and generation)  TTS ─▶ 48 kHz ─▶ SpeechTrack
+    caller audio ─▶ 48→16 kHz ─▶ VAD ─▶ EchoGuard ─▶ TurnDetector ─▶ STT ─▶ LLM (streamed)
+                                                          │                        │ clauses
+                                  SpeechStarted while the AI talks:                ▼
+                                  barge-in (stop playback and generation)   TTS ─▶ SpeechTrack
+
+Turns are answered speculatively: at the first 200 ms pause (`SpeechPaused`) the call already
+transcribes, asks the LLM and synthesizes the first clause, holding every side effect (events,
+audio, storage) behind the turn's gate. The gate opens when the turn is over — at once when the
+words sound finished (a question, a complete sentence) and 300 ms of silence have passed, else
+after the full 700 ms — and the work done meanwhile is not lost; speech resuming cancels it.
 
 One `LiveCall` owns its peer connection, its speech track and every task it starts, and
 `aclose()` releases them in reverse order on every exit path (hang-up, socket gone, REST end, ICE
@@ -30,10 +36,28 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
 from parley.ai.audio import encode_wav
-from parley.ai.base import AudioChunk, Language, Pcm16, Samples, SentimentScore
+from parley.ai.base import (
+    AudioChunk,
+    ChatMessage,
+    Language,
+    Pcm16,
+    Samples,
+    SentimentScore,
+    Transcript,
+)
+from parley.ai.echo import EchoGuard
 from parley.ai.engine import AIEngine
 from parley.ai.text import SentenceSplitter, speakable
-from parley.ai.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
+from parley.ai.turns import (
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    TurnConfig,
+    TurnDetector,
+    TurnEnded,
+    TurnEvent,
+    sounds_finished,
+)
 from parley.calls.conversation import ConversationService
 from parley.calls.domain import Call, CallStatus, Role, Turn, utcnow
 from parley.calls.service import CallService
@@ -69,6 +93,22 @@ class LiveOptions:
     legacy_audio_event: bool = True
     idle_timeout_s: float = 120.0
     turns: TurnConfig = field(default_factory=TurnConfig)
+    echo_guard: bool = True
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A caller turn being answered, perhaps before it is certain to be over: every side effect
+    waits for `gate`, which opens when the turn is committed."""
+
+    turn: int
+    audio: Samples
+    speech_ended_at: float
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    committed_at: float | None = None
+    task: asyncio.Task[None] | None = None
+    reply: _Reply | None = None  # once the words are known
+    opened: bool = False  # the caller's final transcript was sent
 
 
 @dataclass
@@ -108,7 +148,12 @@ class LiveCall:
         self._turn_audio: Samples | None = None  # the caller's current turn, until answered
         self._carry: Samples | None = None  # a turn cut off before the AI said anything
         self._reply: _Reply | None = None
-        self._responder: asyncio.Task[None] | None = None
+        self._responder: asyncio.Task[None] | None = None  # answering a committed turn
+        self._speculation: _Pending | None = None  # answering a turn that may not be over
+        self.echo = EchoGuard()
+        self._clock_offset: float | None = None  # our clock minus the caller's RTP clock
+        if options.echo_guard:
+            self.track.on_frame = self.echo.played
         self._turn = 0
         self._media_started = False
         self._last_speech = time.monotonic()
@@ -163,11 +208,38 @@ class LiveCall:
             assert isinstance(frame, av.AudioFrame)
             if not self._media_started:
                 await self._on_media()
+            sent_at = self._sent_at(frame)
             for out in resampler.resample(frame):
                 samples: Samples = out.to_ndarray().reshape(-1).astype(np.float32)
                 probabilities = await self._vad.feed(samples)
+                if self.options.echo_guard:
+                    probabilities = self._without_echo(samples, sent_at, probabilities)
                 for event in self._detector.feed(samples, probabilities):
                     await self._on_turn_event(event)
+
+    def _sent_at(self, frame: av.AudioFrame) -> float:
+        """When the caller sent `frame`, on our clock: its RTP time plus the smallest offset seen
+        (the least delayed frame), so the loop's own delays do not blur the echo comparison."""
+        now = time.monotonic()
+        if frame.pts is None or frame.time_base is None:
+            return now
+        sent = float(frame.pts * frame.time_base)
+        if self._clock_offset is None or now - sent < self._clock_offset:
+            self._clock_offset = now - sent
+        return sent + self._clock_offset
+
+    def _without_echo(self, samples: Samples, at: float, probabilities: np.ndarray) -> np.ndarray:
+        """Speech that is the AI's own voice coming back cannot start a turn (or a barge-in)."""
+        now = time.monotonic()
+        self.echo.heard(samples, at)
+        if (
+            len(probabilities)
+            and not self._detector.speaking
+            and probabilities.max() >= self.options.turns.start_threshold
+            and self.echo.is_echo(now)
+        ):
+            return np.zeros_like(probabilities)
+        return probabilities
 
     async def _on_media(self) -> None:
         self._media_started = True
@@ -181,7 +253,7 @@ class LiveCall:
 
     # --- turns ---------------------------------------------------------------------------------
 
-    async def _on_turn_event(self, event: SpeechStarted | TurnEnded) -> None:
+    async def _on_turn_event(self, event: TurnEvent) -> None:
         self._last_speech = time.monotonic()
         if isinstance(event, SpeechStarted):
             if self.track.speaking or self._responder is not None:
@@ -189,15 +261,59 @@ class LiveCall:
             await self._events.emit(
                 "transcript", self._transcript(self._turn + 1, "caller", "", final=False)
             )
-            return
-        if self._carry is not None:  # the caller went on after a pause: one turn, not two
-            event = TurnEnded(
-                np.concatenate([self._carry, event.audio]), event.speech_ended_at, event.detected_at
-            )
-            self._carry = None
+        elif isinstance(event, SpeechPaused):
+            self._cancel_speculation()
+            pending = _Pending(self._turn + 1, self._with_carry(event.audio), event.speech_ended_at)
+            pending.task = self.tasks.start(self._respond(pending), f"turn-{pending.turn}")
+            self._speculation = pending
+        elif isinstance(event, SpeechResumed):
+            self._cancel_speculation()
+        else:
+            self._commit(event)
+
+    def _with_carry(self, audio: Samples) -> Samples:
+        return audio if self._carry is None else np.concatenate([self._carry, audio])
+
+    def _cancel_speculation(self) -> None:
+        pending, self._speculation = self._speculation, None
+        if pending is not None and pending.task is not None:
+            pending.task.cancel()
+
+    def _commit(self, ended: TurnEnded) -> None:
+        """The turn is over: open the gate of its speculative answer, or start answering it."""
+        pending, self._speculation = self._speculation, None
+        audio = self._with_carry(ended.audio)
+        self._carry = None
         self._turn += 1
-        self._turn_audio = event.audio
-        self._responder = self.tasks.start(self._respond(self._turn, event), f"turn-{self._turn}")
+        self._turn_audio = audio
+        if (
+            pending is None
+            or pending.speech_ended_at != ended.speech_ended_at
+            or pending.task is None
+            or pending.task.done()
+        ):
+            self._cancel(pending)
+            pending = _Pending(self._turn, audio, ended.speech_ended_at)
+            pending.task = self.tasks.start(self._respond(pending), f"turn-{self._turn}")
+        pending.committed_at = ended.detected_at
+        pending.gate.set()
+        self._responder = pending.task
+        if pending.reply is not None:  # the words are known: say what was heard right away
+            self.tasks.start(self._open(pending, pending.reply), f"open-{pending.turn}")
+
+    @staticmethod
+    def _cancel(pending: _Pending | None) -> None:
+        if pending is not None and pending.task is not None:
+            pending.task.cancel()
+
+    async def _end_early(self, pending: _Pending, heard: Transcript) -> None:
+        """The words sound finished: end the turn after the shorter silence, not the full one."""
+        if pending.gate.is_set() or not sounds_finished(heard.text):
+            return
+        wait = pending.speech_ended_at + self.options.turns.early_end_silence_s
+        await asyncio.sleep(max(0.0, wait - time.monotonic()))
+        if self._speculation is pending and (ended := self._detector.end_now()) is not None:
+            self._commit(ended)
 
     async def _barge_in(self) -> None:
         """The caller speaks over the AI: silence at once, stop generating, keep what was heard."""
@@ -213,24 +329,26 @@ class LiveCall:
             self._carry = self._turn_audio  # nothing was said yet: keep listening to the same turn
         self._turn_audio = None
 
-    async def _respond(self, turn: int, ended: TurnEnded) -> None:
+    async def _respond(self, pending: _Pending) -> None:
+        """Answer one caller turn; runs ahead of the gate, whose opening every effect awaits."""
+        turn, language = pending.turn, self.options.language
         started = time.monotonic()
-        language = self.options.language
         try:
-            heard = await self._engine.stt.transcribe(ended.audio, language=language)
+            heard = await self._engine.stt.transcribe(pending.audio, language=language)
         except ParleyError as exc:
+            await pending.gate.wait()
             await self._apologize(exc)
             return
-        marks = {
-            "endOfTurnMs": _ms(ended.detected_at - ended.speech_ended_at),
-            "sttMs": _ms(time.monotonic() - started),
-        }
+        marks = {"sttMs": _ms(time.monotonic() - started)}
+        if heard.text and not pending.gate.is_set():
+            await self._events.emit(
+                "transcript", self._transcript(turn, "caller", heard.text, final=False)
+            )
+        await self._end_early(pending, heard)
         if not heard.text:
+            await pending.gate.wait()
             await self._events.emit("transcript", self._transcript(turn, "caller", "", final=True))
             return
-        await self._events.emit(
-            "transcript", self._transcript(turn, "caller", heard.text, final=True)
-        )
         user = Turn(
             call_id=self.call.id,
             index=-1,
@@ -239,15 +357,19 @@ class LiveCall:
             language=language.value,
             started_at=utcnow(),
         )
-        self.tasks.start(self._sentiment(turn, user), f"sentiment-{turn}")
         reply = _Reply(turn=turn, user=user, marks=marks)
-        self._reply = reply
+        pending.reply = reply
+        if pending.gate.is_set():
+            await self._open(pending, reply)
         try:
-            await self._speak_reply(reply, ended.speech_ended_at)
+            await self._speak_reply(reply, pending)
         except ParleyError as exc:
-            self._reply = None
+            if self._reply is reply:
+                self._reply = None
+            await self._open(pending, reply)
             await self._apologize(exc)
             return
+        await self._open(pending, reply)
         await self._wait_played(reply)
         if self._reply is reply:
             self._reply = None
@@ -255,7 +377,23 @@ class LiveCall:
         if self._responder is asyncio.current_task():
             self._responder = None
 
-    async def _speak_reply(self, reply: _Reply, speech_ended_at: float) -> None:
+    async def _open(self, pending: _Pending, reply: _Reply) -> None:
+        """Wait for the turn to be committed; the first time, tell the client what was heard and
+        start on the sentiment, and make this the reply a barge-in cuts."""
+        await pending.gate.wait()
+        if pending.opened:
+            return
+        pending.opened = True
+        committed = pending.committed_at or time.monotonic()
+        reply.marks["endOfTurnMs"] = _ms(committed - pending.speech_ended_at)
+        reply.user.started_at = utcnow()
+        self._reply = reply
+        await self._events.emit(
+            "transcript", self._transcript(reply.turn, "caller", reply.user.text, final=True)
+        )
+        self.tasks.start(self._sentiment(reply.turn, reply.user), f"sentiment-{reply.turn}")
+
+    async def _speak_reply(self, reply: _Reply, pending: _Pending) -> None:
         messages = await self._conversation.messages_for(
             self.call, reply.user.text, self.options.language, self.options.system_prompt
         )
@@ -266,25 +404,33 @@ class LiveCall:
         ):
             reply.marks.setdefault("llmFirstTokenMs", _ms(time.monotonic() - llm_started))
             reply.text += piece
-            await self._events.emit(
-                "transcript", self._transcript(reply.turn, "ai", reply.text.strip(), final=False)
-            )
+            if pending.gate.is_set():
+                await self._open(pending, reply)
+                await self._events.emit(
+                    "transcript",
+                    self._transcript(reply.turn, "ai", reply.text.strip(), final=False),
+                )
             for sentence in splitter.feed(piece):
-                await self._say(reply, sentence, speech_ended_at)
+                reply.marks.setdefault("llmFirstClauseMs", _ms(time.monotonic() - llm_started))
+                await self._say(reply, sentence, pending)
         if rest := splitter.flush():
-            await self._say(reply, rest, speech_ended_at)
+            reply.marks.setdefault("llmFirstClauseMs", _ms(time.monotonic() - llm_started))
+            await self._say(reply, rest, pending)
 
-    async def _say(self, reply: _Reply, sentence: str, speech_ended_at: float) -> None:
+    async def _say(self, reply: _Reply, sentence: str, pending: _Pending) -> None:
         text = speakable(sentence)
         if not text:
             return
-        index = len(reply.spoken)
-        reply.spoken.append(text)
         tts_started = time.monotonic()
+        index: int | None = None  # of the sentence in `reply.spoken`, once its audio is queued
         async for pcm in self._synthesize(text):
+            reply.marks.setdefault("ttsFirstChunkMs", _ms(time.monotonic() - tts_started))
+            await self._open(pending, reply)
             if "voiceToVoiceMs" not in reply.marks:
-                reply.marks["ttsFirstChunkMs"] = _ms(time.monotonic() - tts_started)
-                reply.marks["voiceToVoiceMs"] = _ms(time.monotonic() - speech_ended_at)
+                reply.marks["voiceToVoiceMs"] = _ms(time.monotonic() - pending.speech_ended_at)
+            if index is None:
+                index = len(reply.spoken)
+                reply.spoken.append(text)
             self.track.play(pcm, tag=(reply.turn, index))
             reply.audio.append(pcm)
 
@@ -481,6 +627,25 @@ def _join(frames: list[av.AudioFrame]) -> Pcm16:
     if not frames:
         return np.zeros(0, np.int16)
     return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+
+
+async def warm_up(engine: AIEngine, conversation: ConversationService) -> None:
+    """Put what every call's first reply starts with (system prompt, greeting) in the local LLM's
+    prompt cache, in the background after start-up. Cloud LLMs have nothing to warm."""
+    warm = getattr(engine.llm, "warm", None)
+    if warm is None:
+        return
+    for language, greeting in GREETINGS.items():
+        messages = [
+            ChatMessage("system", conversation.system_prompt(language, None)),
+            ChatMessage("assistant", greeting),
+            ChatMessage("user", "Hi."),
+        ]
+        try:
+            await warm(messages)
+        except ParleyError as exc:
+            log.warning("warming the LLM failed: %s", exc.message)
+            return
 
 
 class LiveCalls:

@@ -45,7 +45,13 @@ class CallService:
         call = await self.get(call_id)
         if call.status in (CallStatus.CONNECTING, CallStatus.IN_PROGRESS):
             return call
-        return await self.transition(call.id, CallStatus.CONNECTING)
+        try:
+            return await self.transition(call.id, CallStatus.CONNECTING)
+        except IllegalTransitionError:  # the client's request and the media raced: both won
+            current = await self.get(call.id)
+            if current.status in (CallStatus.CONNECTING, CallStatus.IN_PROGRESS):
+                return current
+            raise
 
     async def start(self, call_id: str | uuid.UUID) -> Call:
         """Media is flowing: the conversation has begun."""

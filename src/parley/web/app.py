@@ -16,7 +16,7 @@ from parley import __version__
 from parley.ai.base import Language
 from parley.ai.engine import AIEngine, build_engine, install_local_models
 from parley.calls.conversation import ConversationService
-from parley.calls.live import LiveCalls
+from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
 from parley.config import Settings
 from parley.rtc.ice import use_host_addresses
@@ -24,7 +24,7 @@ from parley.storage.db import Database
 from parley.storage.stores import SqlCallStore
 from parley.web.errors import install_error_handlers
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from parley.web.routes import calls, conversation, health
+from parley.web.routes import calls, conversation, health, metrics
 from parley.web.signaling import SignalingNamespace
 from parley.web.static_files import mount_static
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
     app.state.shared_engine = engine
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(conversation.router)
     app.include_router(calls.router)
     mount_static(app)
@@ -116,8 +117,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.live = LiveCalls(app.state.calls, app.state.conversation, engine)
         use_host_addresses(settings.webrtc.ice_host_addresses or None)
+        warming = asyncio.create_task(warm_up(engine, app.state.conversation), name="warm-up")
         log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)
         yield
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
         await app.state.live.aclose()
     finally:
         if owns_engine and engine is not None:

@@ -8,6 +8,7 @@ candidates before answering, so its candidates travel inside the answer's SDP).
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from typing import Any, Literal
 
 import socketio
@@ -213,7 +214,8 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "peer-left", {"peerId": session["peerId"]}, room=message.sessionId, skip_sid=sid
         )
         await self.leave_room(sid, message.sessionId)
-        await self.save_session(sid, {})
+        with suppress(KeyError):  # the client may be gone already (it left, then closed)
+            await self.save_session(sid, {})
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         session: dict[str, Any] = await self.get_session(sid)

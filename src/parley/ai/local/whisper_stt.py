@@ -100,9 +100,11 @@ class WhisperSTT:
         if self._window_s < 30 and len(audio) <= self._window_s * SAMPLE_RATE:
             return self._transcribe_window(model, audio, language)
         chosen = language or self._detect(model, audio)
+        # With timestamps: without them Whisper base tends to stop at the first long pause of a
+        # 30 s window (it heard only "안녕하세요." of a two-sentence Korean clip on CI's CPU).
         segments, _ = model.transcribe(
             audio, language=chosen.value, task="transcribe", beam_size=1, best_of=1,
-            temperature=0.0, condition_on_previous_text=False, without_timestamps=True,
+            temperature=0.0, condition_on_previous_text=False, without_timestamps=False,
             vad_filter=False, no_speech_threshold=0.6, log_prob_threshold=-1.0,
             compression_ratio_threshold=2.4, chunk_length=self._window_s,
         )  # fmt: skip

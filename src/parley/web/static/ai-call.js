@@ -778,7 +778,6 @@ function onTranscript(event) {
     dropEntry(key); // nothing was heard (or said) after all
     return;
   }
-  const keepScroll = nearBottom();
   let entry = convo.entries.get(key);
   if (!entry) entry = addEntry(key, event);
   entry.event = { ...event };
@@ -790,7 +789,6 @@ function onTranscript(event) {
     convo.awaitingReply = !event.final; // text can run ahead of the voice: "thinking" until it speaks
   }
   renderStats();
-  if (keepScroll) scrollToEnd();
 }
 
 function addEntry(key, event) {
@@ -979,6 +977,17 @@ function scrollToEnd() {
   ui.transcript.scrollTop = ui.transcript.scrollHeight;
 }
 
+// The transcript follows the conversation while the reader is at its end: new turns, streamed
+// text, sentiment chips and latency rows (which arrive after the turn), a resized window. It
+// stays put once they scroll back to read.
+function followTranscript() {
+  let pinned = true;
+  const follow = () => pinned && scrollToEnd();
+  ui.transcript.addEventListener("scroll", () => (pinned = nearBottom()), { passive: true });
+  new MutationObserver(follow).observe(ui.transcript, { childList: true, subtree: true, characterData: true });
+  new ResizeObserver(follow).observe(ui.transcript);
+}
+
 // ---- test hook -------------------------------------------------------------------------------
 
 function snapshotTurns() {
@@ -986,6 +995,19 @@ function snapshotTurns() {
     const { event, sentiment, latency } = convo.entries.get(key);
     return Object.freeze({ ...event, sentiment, latency });
   });
+}
+
+// The call's audio RTP statistics (`inbound-rtp` and `outbound-rtp` reports), or null.
+async function audioStats() {
+  const pc = session?.pc;
+  if (!pc) return null;
+  const found = { inbound: null, outbound: null };
+  for (const report of (await pc.getStats()).values()) {
+    if (report.kind !== "audio") continue;
+    if (report.type === "inbound-rtp") found.inbound = { ...report };
+    if (report.type === "outbound-rtp") found.outbound = { ...report };
+  }
+  return found;
 }
 
 Object.defineProperty(window, "parley", {
@@ -998,6 +1020,7 @@ Object.defineProperty(window, "parley", {
     get turns() { return Object.freeze(snapshotTurns()); },
     get lastError() { return state.lastError; },
     remoteEnergy,
+    audioStats,
   }),
 });
 
@@ -1073,6 +1096,7 @@ function init() {
   });
   ui.form.addEventListener("submit", (event) => event.preventDefault());
   window.addEventListener("pagehide", onPageHide);
+  followTranscript();
   if (DEMO) runDemo(DEMO);
   else loadSocketIo().catch((err) => reportError(err.message));
   requestAnimationFrame(() => requestAnimationFrame(() => document.documentElement.classList.remove("preload")));

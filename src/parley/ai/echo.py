@@ -1,0 +1,117 @@
+"""Telling the caller's voice from the AI's own voice coming back through the caller's microphone.
+
+A phone on speaker, or a browser whose echo canceller is off or overwhelmed, sends the AI's
+speech back to us a few hundred milliseconds later, filtered and quieter. Silero hears speech in
+it, and without a guard the AI would interrupt itself (barge-in) and then answer its own words.
+
+`EchoGuard` keeps the spectral envelope of what the call played (20 ms frames, log energy in
+sixteen bands from 150 Hz to 5 kHz) and compares the last `window_s` of what the caller's side
+sent with it at every delay up to `max_delay_s`. Echo follows the played envelope band by band
+at some delay, whatever the gain and colouring of the path (each band's mean is removed, so a
+fixed filter does not matter); a person talking does not, and the two talking together follow it
+only weakly. The best correlation over the delays above `threshold` means echo.
+
+It costs a few hundred microseconds per check, and it is only consulted while the AI speaks or
+has just stopped (when no echo can exist, `is_echo` is false without any work).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+from parley.ai.base import Pcm16, Samples
+
+FRAME_S = 0.02
+_EDGES_HZ = (150, 250, 350, 500, 650, 800, 1000, 1200, 1450, 1700, 2000, 2300, 2650, 3000, 3500,
+             4000, 5000)  # fmt: skip
+_FLOOR = 1e-7
+
+Envelope = npt.NDArray[np.float32]  # one row of band log-energies per 20 ms frame
+_SILENCE: Envelope = np.full(len(_EDGES_HZ) - 1, np.log10(_FLOOR), np.float32)
+
+
+def _bands(frame: npt.NDArray[np.float32], rate: int) -> Envelope:
+    spectrum = np.abs(np.fft.rfft(frame * np.hanning(len(frame)))) ** 2
+    hz = np.fft.rfftfreq(len(frame), 1 / rate)
+    energies = [
+        spectrum[(hz >= low) & (hz < high)].mean() for low, high in itertools.pairwise(_EDGES_HZ)
+    ]
+    return np.log10(np.asarray(energies, np.float32) / len(frame) + _FLOOR)
+
+
+class EchoGuard:
+    def __init__(
+        self,
+        *,
+        window_s: float = 0.48,
+        max_delay_s: float = 0.8,
+        threshold: float = 0.6,
+        speech_rate: int = 48_000,
+        mic_rate: int = 16_000,
+    ) -> None:
+        self._window = round(window_s / FRAME_S)
+        self._max_delay = round(max_delay_s / FRAME_S)
+        self.threshold = threshold
+        history = self._window + self._max_delay + 8
+        self._played: deque[tuple[float, Envelope]] = deque(maxlen=history)
+        self._heard: deque[tuple[float, Envelope]] = deque(maxlen=self._window)
+        self._last_loud_played = -1e9
+        self._speech_rate, self._mic_rate = speech_rate, mic_rate
+        self._pending = np.zeros(0, np.float32)
+        self.checks = 0
+        self.echoes = 0
+
+    def played(self, pcm: Pcm16, at: float) -> None:
+        """One outbound frame (20 ms at `speech_rate`, silence included), sent at `at`."""
+        samples = pcm.astype(np.float32) * np.float32(1 / 32768)
+        if float(np.abs(samples).max(initial=0.0)) > 1e-3:
+            self._last_loud_played = at
+            self._played.append((at, _bands(samples, self._speech_rate)))
+        elif self._played and at - self._last_loud_played < (self._max_delay + 8) * FRAME_S:
+            self._played.append((at, _SILENCE))
+
+    def heard(self, samples: Samples, at: float) -> None:
+        """Caller audio as it arrives (float at `mic_rate`), cut into 20 ms frames."""
+        step = round(FRAME_S * self._mic_rate)
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
+        while len(self._pending) >= step:
+            frame, self._pending = self._pending[:step], self._pending[step:]
+            self._heard.append((at, _bands(frame, self._mic_rate)))
+
+    def could_echo(self, now: float) -> bool:
+        """Whether anything the AI said could still be coming back."""
+        return now - self._last_loud_played <= (self._max_delay + self._window) * FRAME_S
+
+    def similarity(self) -> float:
+        """The best correlation between the last window heard and the played envelope."""
+        if len(self._heard) < self._window // 2 or not self._played:
+            return 0.0
+        heard = np.stack([e for _, e in self._heard])
+        heard_at = np.array([t for t, _ in self._heard])
+        played = np.stack([_SILENCE] + [e for _, e in self._played])  # row 0: before anything
+        played_at = np.array([t for t, _ in self._played])
+        heard = heard - heard.mean(axis=0)
+        heard = heard - heard.mean(axis=1, keepdims=True)
+        # for every delay, the played frame that was sent that long before each heard frame
+        delays = np.arange(self._max_delay + 1)[:, None] * FRAME_S
+        index = np.searchsorted(played_at, heard_at[None, :] - delays, side="right")
+        reference = played[index]  # (delays, frames, bands)
+        reference = reference - reference.mean(axis=1, keepdims=True)
+        reference = reference - reference.mean(axis=2, keepdims=True)
+        dot = np.einsum("fb,dfb->d", heard, reference)
+        norm = np.sqrt((heard**2).sum() * (reference**2).sum(axis=(1, 2)))
+        correlation = np.where(norm > 1e-6, dot / np.maximum(norm, 1e-6), 0.0)
+        return float(max(0.0, correlation.max()))
+
+    def is_echo(self, now: float) -> bool:
+        """Whether the speech heard in the last window is the AI's own voice coming back."""
+        if not self.could_echo(now):
+            return False
+        self.checks += 1
+        echo = self.similarity() >= self.threshold
+        self.echoes += echo
+        return echo

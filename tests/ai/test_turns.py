@@ -1,0 +1,100 @@
+"""End-of-turn detection, fed Silero-like probabilities window by window (32 ms each)."""
+
+import numpy as np
+import pytest
+
+from parley.ai.turns import (
+    SpeechPaused,
+    TurnConfig,
+    TurnDetector,
+    TurnEnded,
+    TurnEvent,
+    sounds_finished,
+)
+from parley.ai.vad import WINDOW
+
+
+def feed(detector: TurnDetector, pattern: str) -> list[TurnEvent]:
+    """`pattern`: one character per 32 ms window, "s" speech (0.9) and "." silence (0.05)."""
+    events: list[TurnEvent] = []
+    for mark in pattern:
+        audio = np.full(WINDOW, 0.1 if mark == "s" else 0.0, np.float32)
+        events += detector.feed(audio, np.array([0.9 if mark == "s" else 0.05], np.float32))
+    return events
+
+
+def kinds(events: list[TurnEvent]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def test_a_turn_starts_pauses_and_ends() -> None:
+    detector = TurnDetector(TurnConfig())
+    events = feed(detector, "..." + "s" * 20 + "." * 25)
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "TurnEnded"]
+    paused, ended = events[1], events[2]
+    assert isinstance(paused, SpeechPaused)
+    assert isinstance(ended, TurnEnded)
+    assert paused.speech_ended_at == ended.speech_ended_at
+    assert np.count_nonzero(paused.audio) == np.count_nonzero(ended.audio) == 20 * WINDOW
+    assert len(ended.audio) > len(paused.audio) > 20 * WINDOW  # pre-roll + speech (+ silence)
+
+
+def test_speech_after_a_pause_resumes_the_same_turn() -> None:
+    detector = TurnDetector(TurnConfig())
+    events = feed(detector, "s" * 10 + "." * 10 + "s" * 10 + "." * 25)
+    assert kinds(events) == [
+        "SpeechStarted", "SpeechPaused", "SpeechResumed", "SpeechPaused", "TurnEnded",
+    ]  # fmt: skip
+    ended = events[-1]
+    assert isinstance(ended, TurnEnded)
+    assert np.count_nonzero(ended.audio) == 20 * WINDOW  # one turn, both parts
+
+
+def test_a_pause_shorter_than_the_end_silence_does_not_end_the_turn() -> None:
+    detector = TurnDetector(TurnConfig(end_silence_s=0.7))
+    events = feed(detector, "s" * 10 + "." * 20 + "s" * 10)  # 640 ms of silence
+    assert "TurnEnded" not in kinds(events)
+    assert detector.speaking
+
+
+def test_end_now_ends_the_turn_at_once_and_only_once() -> None:
+    detector = TurnDetector(TurnConfig())
+    feed(detector, "s" * 10 + "." * 8)
+    ended = detector.end_now()
+    assert isinstance(ended, TurnEnded)
+    assert np.count_nonzero(ended.audio) == 10 * WINDOW
+    assert detector.end_now() is None
+    assert feed(detector, "." * 30) == []  # the rest of the silence ends nothing more
+
+
+def test_a_click_is_not_speech() -> None:
+    detector = TurnDetector(TurnConfig(min_speech_s=0.16))
+    assert feed(detector, ".ss..s.ss...") == []
+
+
+def test_speech_started_comes_after_min_speech() -> None:
+    detector = TurnDetector(TurnConfig(min_speech_s=0.09))
+    events = feed(detector, "sss")
+    assert kinds(events) == ["SpeechStarted"]
+
+
+@pytest.mark.parametrize(
+    ("text", "finished"),
+    [
+        ("When will my shoes arrive?", True),
+        ("I would like to return them.", True),
+        ("Thank you!", True),
+        ("I ordered a pair of shoes and", False),
+        ("I ordered a pair of shoes and.", False),
+        ("I want to talk to the...", False),
+        ("Well, um.", False),
+        ("So I was wondering,", False),
+        ("", False),
+        ("배송은 언제 도착하나요?", True),
+        ("신발을 주문했어요.", True),
+        ("신발을 주문했는데.", False),
+        ("그리고", False),
+    ],
+)
+def test_sounds_finished(text: str, finished: bool) -> None:
+    assert sounds_finished(text) is finished

@@ -1,0 +1,55 @@
+"""The AI's speech track: real-time pacing, and how it counts frames handed over late."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from parley.rtc.speech_track import FRAME, PACING, RATE, SpeechTrack, live_tracks
+
+
+async def test_a_track_on_time_counts_no_underrun_and_no_gap() -> None:
+    track = SpeechTrack()
+    started = time.monotonic()
+    for _ in range(10):
+        await track.recv()
+    assert time.monotonic() - started >= 9 * FRAME / RATE * 0.9  # paced, not as fast as possible
+    assert (track.underruns, track.gaps) == (0, 0)
+    track.stop()
+
+
+async def test_a_stall_is_one_gap_and_several_late_frames_while_speaking() -> None:
+    track = SpeechTrack()
+    track.play(np.full(50 * FRAME, 1000, np.int16))
+    before = (PACING.gaps, PACING.speech_gaps, PACING.underruns)
+    await track.recv()
+    await track.recv()
+    await asyncio.sleep(0.1)  # the event loop was busy elsewhere for 100 ms
+    for _ in range(8):  # the track catches up at once, then is paced again
+        await track.recv()
+    assert (track.gaps, track.speech_gaps) == (1, 1)
+    assert 2 <= track.underruns <= 5
+    assert track.speech_underruns == track.underruns
+    assert (PACING.gaps, PACING.speech_gaps) == (before[0] + 1, before[1] + 1)
+    assert PACING.underruns - before[2] == track.underruns
+    track.stop()
+
+
+async def test_silence_late_is_counted_but_not_as_speech() -> None:
+    track = SpeechTrack()
+    await track.recv()
+    await asyncio.sleep(0.1)
+    await track.recv()
+    assert (track.gaps, track.speech_gaps, track.speech_underruns) == (1, 0, 0)
+    assert track.underruns >= 1
+    track.stop()
+
+
+def test_tracks_in_memory_are_counted() -> None:
+    before = live_tracks()
+    track = SpeechTrack()
+    assert live_tracks() == before + 1
+    del track
+    assert live_tracks() == before

@@ -1,0 +1,30 @@
+"""`GET /metrics`: cheap runtime figures, and the object census outside production only."""
+
+from tests.conftest import MakeClient
+
+
+async def test_metrics_report_the_process_tasks_and_media(make_client: MakeClient) -> None:
+    async with make_client() as client:
+        body = (await client.get("/metrics")).json()
+        assert body["process"]["rssBytes"] > 10 * 2**20
+        assert body["process"]["cpuSeconds"] > 0
+        assert body["process"]["threads"] >= 1
+        assert body["asyncioTasks"] >= 1
+        assert body["media"]["liveCalls"] == 0
+        assert {"framesSent", "underruns", "speechUnderruns", "gaps", "speechGaps"} <= set(
+            body["media"]
+        )
+        assert body["objects"] is None  # the census only when asked: it walks the heap
+        census = (await client.get("/metrics", params={"objects": "true"})).json()["objects"]
+        # other tests of the session may still hold peers of their own: counts, not zeros
+        assert census["peerConnections"] >= 0
+        assert census["liveCalls"] >= 0
+        assert census["tasks"]
+        assert census["censusMs"] >= 0
+
+
+async def test_the_census_is_not_taken_in_production(make_client: MakeClient) -> None:
+    async with make_client(server={"app_env": "production"}) as client:
+        body = (await client.get("/metrics", params={"objects": "true"})).json()
+    assert body["objects"] is None
+    assert body["media"]["liveCalls"] == 0
