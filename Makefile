@@ -16,7 +16,7 @@ run: setup  ## install what is missing, then serve on PORT (3000) with the embed
 
 test: setup test-deps lint typecheck pytest  ## install what is missing, then lint, type-check and run every test
 
-test-deps:  ## install the database servers the tests start by themselves, and Chromium
+test-deps:  ## install the database servers the tests start by themselves, Janus and Chromium
 	@scripts/install-test-deps.sh
 
 lint:  ## ruff: lint and formatting

@@ -10,10 +10,12 @@ VAD runs in the server for every call, as it does in production.
 Part 1, concurrent calls. For each N of `--levels`, N callers connect (`--rate` per second); each
 hears the greeting, then says a question every `--cycle` seconds and hears the answer (the AI
 speaks about half the time). Over `--hold` seconds with all N up:
-  underruns     the definition: 20 ms frames that the server's SpeechTrack handed to the encoder
-                more than one frame period after they were due (its event loop was late), from
-                the server's `/metrics`; `speech` counts those that fell while the AI had speech
-                queued (the audible ones), `all` includes silence between answers.
+  underruns     counted in the server's SpeechTrack (`/metrics`): a *gap* is an interval of more
+                than two frame periods (40 ms) between two 20 ms frames handed to the encoder
+                (a receiver's jitter buffer runs dry: an audible glitch); a *late frame* is one
+                handed over more than 20 ms after it was due (the stream runs behind its clock;
+                one stall makes one gap but several late frames). `speech` counts those that
+                fell while the AI had speech queued, `all` includes the silence between answers.
   client        frames lost (gaps in the RTP timestamps) and arrival gaps > 60 ms next to loud
                 frames, over every caller; the clients' own loop lag is shown beside them, since
                 a late client loop also makes gaps.
@@ -41,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -469,9 +471,10 @@ async def run(args: argparse.Namespace) -> None:
     use_host_addresses(["127.0.0.1"])  # this process's peers offer loopback candidates
     workdir = Path(tempfile.mkdtemp(prefix="parley-capacity-"))
     print(f"work directory (server and stand-in logs): {workdir}")
-    await part_concurrent(workdir, args)
-    await part_sequential(workdir, args)
-    with suppress(Exception):
+    try:
+        await part_concurrent(workdir, args)
+        await part_sequential(workdir, args)
+    finally:
         use_host_addresses(None)
 
 

@@ -151,16 +151,28 @@ class Caller:
 
 
 async def dial(http: httpx.AsyncClient, base: str, mic: MediaStreamTrack) -> Caller:
-    """Create a call (REST), join its session, offer, answer, connect: as the original client."""
+    """Create a call (REST), join its session, offer, answer, connect: as the original client.
+    On failure, what was opened is closed again."""
     created = await http.post("/api/v1/calls", json={"callerNumber": "01012345678"})
     created.raise_for_status()
     call = created.json()["data"]["call"]
     caller = Caller(call, socketio.AsyncClient(reconnection=False), _peer(), Ear())
+    try:
+        await _negotiate(caller, http, base, mic)
+    except BaseException:
+        await release(caller)
+        raise
+    return caller
+
+
+async def _negotiate(
+    caller: Caller, http: httpx.AsyncClient, base: str, mic: MediaStreamTrack
+) -> None:
     joined: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     _listen_to(caller, joined, answered)
     await caller.sio.connect(base, namespaces=[NAMESPACE], transports=["websocket"])
-    await _emit(caller, "join-session", {**caller.session, "callId": call["id"]})
+    await _emit(caller, "join-session", {**caller.session, "callId": caller.call["id"]})
     await asyncio.wait_for(joined, 15)
     caller.pc.addTrack(mic)
     caller.pc.on("track", lambda track: _start_listening(caller, track))
@@ -169,8 +181,7 @@ async def dial(http: httpx.AsyncClient, base: str, mic: MediaStreamTrack) -> Cal
     await _emit(caller, "offer", {**caller.session, "offer": offer})
     answer = await asyncio.wait_for(answered, 15)
     await caller.pc.setRemoteDescription(RTCSessionDescription(**answer["answer"]))
-    (await http.post(f"/api/v1/calls/{call['id']}/connect")).raise_for_status()
-    return caller
+    (await http.post(f"/api/v1/calls/{caller.call['id']}/connect")).raise_for_status()
 
 
 def _peer() -> RTCPeerConnection:

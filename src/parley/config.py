@@ -38,15 +38,29 @@ class AppEnv(enum.StrEnum):
 
 
 class _Section(BaseSettings):
-    """A group of settings read from the environment and `.env` under their exact names."""
+    """A group of settings read from the environment and `.env` under their exact names.
+
+    Only the documented names count: with `populate_by_name`, pydantic-settings would also read
+    a variable named like the field (`HOST` as the database host, `USER` as its user, `ENABLED`
+    as `JANUS_ENABLED`). Code passes values by field name through `read()`.
+    """
 
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
-        populate_by_name=True,
+        populate_by_name=False,
         frozen=True,
     )
+
+    @classmethod
+    def read(cls, env_file: str | Path | None, **values: Any) -> Self:
+        """The section from the environment and `env_file`; `values` (by field name) win."""
+        by_alias = {}
+        for name, value in values.items():
+            alias = cls.model_fields[name].validation_alias
+            by_alias[alias if isinstance(alias, str) else name] = value
+        return cls(_env_file=env_file, **by_alias)
 
 
 def _split_csv(value: Any) -> Any:
@@ -246,6 +260,86 @@ class AISettings(_Section):
         return self.models_dir.expanduser()
 
 
+class JanusSettings(_Section):
+    """The Janus WebRTC Gateway (the meetings' SFU).
+
+    With no `JANUS_URL`, Parley starts Debian's `janus` itself with a generated configuration
+    (WebSocket transport on 127.0.0.1, only the VideoRoom plugin, secrets generated at each
+    start) and the media and NAT settings below. With `JANUS_URL`, it uses that Janus and starts
+    nothing; `JANUS_API_SECRET` and `JANUS_ADMIN_KEY` are that server's `api_secret` and
+    VideoRoom `admin_key`. Off until meetings need it (`JANUS_ENABLED`).
+    """
+
+    enabled: bool = Field(False, validation_alias="JANUS_ENABLED")
+    url: str | None = Field(None, validation_alias="JANUS_URL")
+    api_secret: SecretStr | None = Field(None, validation_alias="JANUS_API_SECRET")
+    admin_key: SecretStr | None = Field(None, validation_alias="JANUS_ADMIN_KEY")
+    binary: str = Field("janus", min_length=1, validation_alias="JANUS_BINARY")
+    rtp_port_range: str = Field(
+        "20000-40000", pattern=r"^\d{1,5}-\d{1,5}$", validation_alias="JANUS_RTP_PORT_RANGE"
+    )
+    stun_server: str | None = Field(None, validation_alias="JANUS_STUN_SERVER")
+    turn_server: str | None = Field(None, validation_alias="JANUS_TURN_SERVER")
+    turn_type: str = Field("udp", pattern="^(udp|tcp|tls)$", validation_alias="JANUS_TURN_TYPE")
+    turn_user: str | None = Field(None, validation_alias="JANUS_TURN_USER")
+    turn_password: SecretStr | None = Field(None, validation_alias="JANUS_TURN_PASSWORD")
+    public_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="JANUS_PUBLIC_IP",
+        description="Public IPs of a 1:1 NAT, put in Janus's host candidates (nat_1_1_mapping).",
+    )
+    keep_private_host: bool = Field(False, validation_alias="JANUS_KEEP_PRIVATE_HOST")
+    ice_enforce_list: str | None = Field(None, validation_alias="JANUS_ICE_ENFORCE_LIST")
+    ice_ignore_list: str | None = Field("vmnet", validation_alias="JANUS_ICE_IGNORE_LIST")
+    debug_level: int = Field(4, ge=0, le=7, validation_alias="JANUS_DEBUG_LEVEL")
+    start_timeout_s: float = Field(15, gt=0, le=300, validation_alias="JANUS_START_TIMEOUT")
+    stop_timeout_s: float = Field(5, gt=0, le=120, validation_alias="JANUS_STOP_TIMEOUT")
+    request_timeout_s: float = Field(10, gt=0, le=300, validation_alias="JANUS_REQUEST_TIMEOUT")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("JANUS_URL must be a WebSocket URL (ws://host:8188 or wss://...)")
+        return value
+
+    @field_validator("rtp_port_range")
+    @classmethod
+    def _check_range(cls, value: str) -> str:
+        low, high = (int(part) for part in value.split("-"))
+        if not 1024 <= low < high <= 65535:
+            raise ValueError("must be LOW-HIGH with 1024 <= LOW < HIGH <= 65535")
+        return value
+
+    @field_validator("stun_server", "turn_server")
+    @classmethod
+    def _check_host_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, _, port = value.removeprefix("stun:").removeprefix("turn:").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"'{value}' is not host:port")
+        return value
+
+    @field_validator("public_ips", mode="before")
+    @classmethod
+    def _parse_ips(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("public_ips")
+    @classmethod
+    def _check_ips(cls, ips: list[str]) -> list[str]:
+        for ip in ips:
+            ipaddress.ip_address(ip)
+        return ips
+
+    @property
+    def external(self) -> bool:
+        return self.url is not None
+
+
 class Settings(BaseModel):
     """Everything Parley is configured with, built once by `load_settings()`."""
 
@@ -256,6 +350,7 @@ class Settings(BaseModel):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
     ai: AISettings = Field(default_factory=AISettings)
+    janus: JanusSettings = Field(default_factory=JanusSettings)
 
     @model_validator(mode="after")
     def _production_rules(self) -> Self:
@@ -279,6 +374,9 @@ class Settings(BaseModel):
             self.database.url,
             self.openai.api_key,
             self.ai.llm_api_key,
+            self.janus.api_secret,
+            self.janus.admin_key,
+            self.janus.turn_password,
         ]
         secrets = [v.get_secret_value() for v in values if v is not None]
         return [s for s in secrets if len(s) >= 4]
@@ -290,6 +388,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "openai": OpenAISettings,
     "webrtc": WebRTCSettings,
     "ai": AISettings,
+    "janus": JanusSettings,
 }
 
 
@@ -302,7 +401,7 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
     problems: list[str] = []
     for name, section in _SECTIONS.items():
         try:
-            sections[name] = section(_env_file=env_file, **overrides.get(name, {}))
+            sections[name] = section.read(env_file, **overrides.get(name, {}))
         except ValidationError as exc:
             problems.extend(_describe(exc))
     if problems:

@@ -1,7 +1,7 @@
 """`parley doctor`: what is installed, configured and reachable, one line each.
 
-Each check is a small async function returning a `Finding`; later parts (models, Janus, browsers)
-add their own checks to `CHECKS`. The report never prints a secret, only whether it is set.
+Each check is a small async function returning a `Finding`; each part (models, Janus, ...) adds
+its own check to `CHECKS`. The report never prints a secret, only whether it is set.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from parley.config import Settings
-from parley.errors import StorageError
+from parley.errors import JanusError, StorageError
+from parley.janus import ExternalJanus
+from parley.janus.client import probe, shown_url
+from parley.janus.process import installed_version
 from parley.storage.db import Database, head_revision
 
 
@@ -124,6 +127,32 @@ async def check_ai(settings: Settings) -> Finding:
     return Finding("ai", Level.OK, detail)
 
 
+async def check_janus(settings: Settings) -> Finding:
+    janus = settings.janus
+    if janus.external:
+        return await _check_external_janus(settings)
+    found = await installed_version(janus.binary)
+    if found is None:
+        level = Level.FAIL if janus.enabled else Level.WARN
+        return Finding("janus", level, f"'{janus.binary}' not installed (`make run` installs it)")
+    version, path = found
+    state = "started by parley" if janus.enabled else "not started: JANUS_ENABLED=false"
+    return Finding("janus", Level.OK, f"{version} at {path} ({state})")
+
+
+async def _check_external_janus(settings: Settings) -> Finding:
+    endpoint = await ExternalJanus(settings.janus).endpoint()
+    shown = shown_url(endpoint.url)
+    try:
+        info = await probe(endpoint, timeout_s=min(settings.janus.request_timeout_s, 5.0))
+    except JanusError as exc:
+        return Finding("janus", Level.FAIL, f"external Janus unreachable: {exc.reason}")
+    version = info.get("version_string", "?")
+    if "janus.plugin.videoroom" not in info.get("plugins", {}):
+        return Finding("janus", Level.FAIL, f"external {shown}: {version}, no VideoRoom plugin")
+    return Finding("janus", Level.OK, f"external {shown}: Janus {version} with VideoRoom")
+
+
 CHECKS: list[Check] = [
     check_python,
     check_settings,
@@ -133,6 +162,7 @@ CHECKS: list[Check] = [
     check_openai,
     check_ai,
     check_models,
+    check_janus,
 ]
 
 

@@ -7,7 +7,11 @@
     ├── ConflictError              a request that the current state forbids (HTTP 409)
     │   └── IllegalTransitionError a call status change the state machine does not allow
     ├── StorageError               the database failed or is unreachable (HTTP 503)
-    └── AIProviderError            speech-to-text, the LLM or text-to-speech failed (HTTP 503)
+    ├── AIProviderError            speech-to-text, the LLM or text-to-speech failed (HTTP 503)
+    └── JanusError                 Janus refused a request (its `janus_code` and `reason` kept)
+        ├── JanusPluginError       a plugin (VideoRoom) refused it: `janus_code` is its `error_code`
+        ├── JanusTimeoutError      no answer to a transaction in time (the request may have run)
+        └── JanusUnavailableError  Janus is not running, or the connection to it dropped
 
 Every error carries a stable machine-readable `code` (UPPER_SNAKE_CASE) and a message for people.
 The web layer maps classes to HTTP statuses; the domain never speaks HTTP. Foreign errors
@@ -68,3 +72,44 @@ class AIProviderError(ParleyError):
     """An AI provider failed; `provider` names which one (e.g. "stt:openai")."""
 
     code = "AI_PROVIDER_FAILED"
+
+
+class JanusError(ParleyError):
+    """Janus answered a request with an error; `janus_code` is its numeric code (e.g. 458 "no
+    such session"), None when Janus gave none."""
+
+    code = "JANUS_ERROR"
+
+    def __init__(self, janus_code: int | None, reason: str, **details: Any) -> None:
+        super().__init__(f"Janus error {janus_code}: {reason}", **details)
+        self.janus_code = janus_code
+        self.reason = reason
+
+
+class JanusPluginError(JanusError):
+    """A plugin refused a request; `janus_code` is the plugin's `error_code` (VideoRoom: 426 no
+    such room, 427 room exists, 428 no such feed, 433 unauthorized...)."""
+
+    code = "JANUS_PLUGIN_ERROR"
+
+    def __init__(self, plugin: str, janus_code: int | None, reason: str) -> None:
+        super().__init__(janus_code, reason, plugin=plugin)
+        self.plugin = plugin
+
+
+class JanusTimeoutError(JanusError):
+    """No answer to a transaction within its timeout."""
+
+    code = "JANUS_TIMEOUT"
+
+    def __init__(self, request: str, timeout_s: float) -> None:
+        super().__init__(None, f"no answer to '{request}' within {timeout_s:g} s", request=request)
+
+
+class JanusUnavailableError(JanusError):
+    """Janus cannot be reached, or the connection dropped (its sessions and handles are gone)."""
+
+    code = "JANUS_UNAVAILABLE"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(None, reason)

@@ -1,5 +1,9 @@
 """`create_app(settings)`: the ASGI application, with everything it owns opened and closed in its
-lifespan (database first; later the AI models, live calls and Janus)."""
+lifespan (database, AI engine, live calls, and Janus when `JANUS_ENABLED`), in reverse order.
+
+Janus is opt-in for now (`JANUS_ENABLED=false` by default): nothing uses it until the meetings
+arrive (issue 5), and the test suite starts many servers that would each start a Janus.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from parley.calls.conversation import ConversationService
 from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
 from parley.config import Settings
+from parley.janus import Janus
 from parley.rtc.ice import use_host_addresses
 from parley.storage.db import Database
 from parley.storage.stores import SqlCallStore
@@ -99,10 +104,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     database = Database(settings.database_url, echo=settings.database.echo)
     engine: AIEngine | None = app.state.shared_engine
     owns_engine = engine is None
+    janus: Janus | None = None
     try:
         if settings.database.auto_migrate:
             revision = await database.upgrade()
             log.info("database %s at revision %s", database.describe(), revision)
+        if settings.janus.enabled:
+            janus = await Janus.open(settings.janus)
+        app.state.janus = janus
         if engine is None:
             engine = await _start_engine(settings)
         store = SqlCallStore(database)
@@ -126,6 +135,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if owns_engine and engine is not None:
             await engine.aclose()
+        if janus is not None:
+            await janus.aclose()
         await database.aclose()
         log.info("parley stopped")
 

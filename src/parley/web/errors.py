@@ -20,6 +20,8 @@ from parley.errors import (
     AIProviderError,
     ConflictError,
     InvalidInputError,
+    JanusError,
+    JanusUnavailableError,
     NotFoundError,
     ParleyError,
     StorageError,
@@ -36,6 +38,8 @@ STATUS_OF: list[tuple[type[ParleyError], int]] = [
     (ConflictError, 409),
     (StorageError, 503),
     (AIProviderError, 503),
+    (JanusUnavailableError, 503),
+    (JanusError, 502),
 ]
 HTTP_CODES = {
     400: "BAD_REQUEST",
