@@ -85,6 +85,21 @@ async def korean_question(local_engine: AIEngine) -> AudioChunk:
     return with_silence(await speak(local_engine.tts, text, Language.KOREAN))
 
 
+@pytest.fixture(scope="session")
+async def idle_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AIEngine]:
+    """An engine that never loads a model, for fast tests of what surrounds the AI (meetings)."""
+    settings = make_settings(tmp_path_factory.mktemp("idle-engine"), **IDLE_AI)
+    engine = build_engine(settings)
+    yield engine
+    await engine.aclose()
+
+
+IDLE_AI: dict[str, dict[str, Any]] = {
+    "ai": {"preload": False, "llm": "openai-compatible",
+           "llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "none"},
+}  # fmt: skip
+
+
 @pytest.fixture
 async def client(make_client: MakeClient) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client() as client:

@@ -254,6 +254,13 @@ class AISettings(_Section):
     preload: bool = Field(True, validation_alias="AI_PRELOAD")
     legacy_audio_event: bool = Field(True, validation_alias="AI_AUDIO_RESPONSE_EVENT")
     call_idle_timeout_s: float = Field(120, gt=0, le=3600, validation_alias="CALL_IDLE_TIMEOUT")
+    # turn taking in live calls (parley.ai.turns, README "Real-time AI calls")
+    turn_min_speech_s: float = Field(0.09, ge=0.03, le=1, validation_alias="TURN_MIN_SPEECH")
+    turn_end_silence_s: float = Field(0.7, ge=0.2, le=5, validation_alias="TURN_END_SILENCE")
+    turn_early_end_silence_s: float = Field(
+        0.3, ge=0.1, le=5, validation_alias="TURN_EARLY_END_SILENCE"
+    )
+    echo_guard: bool = Field(True, validation_alias="ECHO_GUARD")
 
     @property
     def models_path(self) -> Path:
@@ -340,6 +347,29 @@ class JanusSettings(_Section):
         return self.url is not None
 
 
+class MeetingSettings(_Section):
+    """Meetings: how host tokens are signed.
+
+    `MEETING_TOKEN_SECRET` signs the hosts' tokens (HS256 JWT). Unset, a development or test
+    server signs with a random key of its own, so its tokens stop working when it restarts; a
+    production server refuses to start without one.
+    """
+
+    token_secret: SecretStr | None = Field(None, validation_alias="MEETING_TOKEN_SECRET")
+    token_ttl_s: int = Field(
+        7 * 24 * 3600, ge=300, le=90 * 24 * 3600, validation_alias="MEETING_TOKEN_TTL"
+    )
+
+    @field_validator("token_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+
 class Settings(BaseModel):
     """Everything Parley is configured with, built once by `load_settings()`."""
 
@@ -351,11 +381,14 @@ class Settings(BaseModel):
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
     ai: AISettings = Field(default_factory=AISettings)
     janus: JanusSettings = Field(default_factory=JanusSettings)
+    meetings: MeetingSettings = Field(default_factory=MeetingSettings)
 
     @model_validator(mode="after")
     def _production_rules(self) -> Self:
         if self.server.app_env is AppEnv.PRODUCTION and "*" in self.server.cors_origins:
             raise ValueError("CORS_ORIGIN='*' is refused when APP_ENV=production; list the origins")
+        if self.server.app_env is AppEnv.PRODUCTION and self.meetings.token_secret is None:
+            raise ValueError("MEETING_TOKEN_SECRET must be set when APP_ENV=production")
         uses_openai = "openai" in (self.ai.stt, self.ai.llm, self.ai.tts)
         if uses_openai and self.openai.api_key is None:
             raise ValueError("AI_STT, AI_LLM or AI_TTS is 'openai' but OPENAI_API_KEY is not set")
@@ -377,6 +410,7 @@ class Settings(BaseModel):
             self.janus.api_secret,
             self.janus.admin_key,
             self.janus.turn_password,
+            self.meetings.token_secret,
         ]
         secrets = [v.get_secret_value() for v in values if v is not None]
         return [s for s in secrets if len(s) >= 4]
@@ -389,6 +423,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "webrtc": WebRTCSettings,
     "ai": AISettings,
     "janus": JanusSettings,
+    "meetings": MeetingSettings,
 }
 
 

@@ -2,6 +2,8 @@
 
     ParleyError                    code + human message; nothing below leaks a foreign type
     ├── SettingsError              the configuration is invalid; start-up stops
+    ├── UnauthorizedError          no credentials, or ones that are not valid (HTTP 401)
+    ├── ForbiddenError             valid credentials that do not allow this (HTTP 403)
     ├── NotFoundError              an id that names nothing (HTTP 404)
     ├── InvalidInputError          a value the domain refuses, e.g. a phone number (HTTP 422)
     ├── ConflictError              a request that the current state forbids (HTTP 409)
@@ -44,6 +46,18 @@ class SettingsError(ParleyError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("Invalid settings:\n  " + "\n  ".join(problems))
+
+
+class UnauthorizedError(ParleyError):
+    """No credentials, or credentials that are not valid (unsigned, expired, malformed)."""
+
+    code = "UNAUTHORIZED"
+
+
+class ForbiddenError(ParleyError):
+    """Valid credentials that do not give the right to this (e.g. another meeting's host)."""
+
+    code = "FORBIDDEN"
 
 
 class NotFoundError(ParleyError):

@@ -38,6 +38,17 @@ def test_a_long_first_clause_is_cut_early_for_latency() -> None:
     assert out[1] == "I have checked your order and it ships tomorrow."
 
 
+def test_the_first_clause_goes_as_soon_as_it_has_two_words() -> None:
+    assert split(["I'm sorry, but I", " cannot see your order, sadly."]) == [
+        "I'm sorry,",
+        "but I cannot see your order, sadly.",
+    ]
+    assert split(["Sure, I can help with that, of course."]) == [
+        "Sure, I can help with that,",
+        "of course.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("raw", "spoken"),
     [

@@ -42,9 +42,9 @@ def a_call(number: str = "010-1234-5678", at: datetime = T0) -> Call:
 
 
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
-    assert head_revision() == "0001"
-    assert await database.current_revision() == "0001"
-    assert await database.upgrade() == "0001"
+    assert head_revision() == "0002"
+    assert await database.current_revision() == "0002"
+    assert await database.upgrade() == "0002"
 
     def tables(sync: Connection) -> set[str]:
         return set(inspect(sync).get_table_names())
@@ -62,7 +62,7 @@ async def test_migrations_downgrade_and_upgrade_again(database: Database) -> Non
     async with database.engine.begin() as conn:
         await conn.run_sync(downgrade)
     assert await database.current_revision() is None
-    assert await database.upgrade() == "0001"
+    assert await database.upgrade() == "0002"
 
 
 async def test_call_round_trip_keeps_every_field(store: SqlCallStore) -> None:

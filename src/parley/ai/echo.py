@@ -9,7 +9,13 @@ sixteen bands from 150 Hz to 5 kHz) and compares the last `window_s` of what the
 sent with it at every delay up to `max_delay_s`. Echo follows the played envelope band by band
 at some delay, whatever the gain and colouring of the path (each band's mean is removed, so a
 fixed filter does not matter); a person talking does not, and the two talking together follow it
-only weakly. The best correlation over the delays above `threshold` means echo.
+only weakly. But the best of forty delays flatters chance: a caller's onset from silence lines up
+with *some* pause in the AI's speech (0.6–0.67 within 200 ms of onset, which held barge-in back by
+half a second). So the guard first waits for unmistakable echo (≥ `lock_threshold` = 0.75 at the
+best delay, four checks in a row at the same delay; real echo sits at ~0.8 for the whole
+utterance, a chance match does not last) to learn the path's delay, and from then on only looks
+within a few frames of it, where `threshold` = 0.6 suffices and a caller's onset lines up only by
+luck.
 
 It costs a few hundred microseconds per check, and it is only consulted while the AI speaks or
 has just stopped (when no echo can exist, `is_echo` is false without any work).
@@ -29,6 +35,8 @@ FRAME_S = 0.02
 _EDGES_HZ = (150, 250, 350, 500, 650, 800, 1000, 1200, 1450, 1700, 2000, 2300, 2650, 3000, 3500,
              4000, 5000)  # fmt: skip
 _FLOOR = 1e-7
+_DELAY_SLACK = 3  # frames either side of the locked delay (network jitter moves it a little)
+_LOCK_CHECKS = 4  # checks in a row that must agree on the delay (chance matches are isolated)
 
 Envelope = npt.NDArray[np.float32]  # one row of band log-energies per 20 ms frame
 _SILENCE: Envelope = np.full(len(_EDGES_HZ) - 1, np.log10(_FLOOR), np.float32)
@@ -50,12 +58,16 @@ class EchoGuard:
         window_s: float = 0.48,
         max_delay_s: float = 0.8,
         threshold: float = 0.6,
+        lock_threshold: float = 0.75,
         speech_rate: int = 48_000,
         mic_rate: int = 16_000,
     ) -> None:
         self._window = round(window_s / FRAME_S)
         self._max_delay = round(max_delay_s / FRAME_S)
         self.threshold = threshold
+        self.lock_threshold = lock_threshold
+        self.delay: int | None = None  # the echo path's delay in frames, once echo was sure
+        self._streak: list[int] = []  # best delays of the last checks in a row above the lock
         history = self._window + self._max_delay + 8
         self._played: deque[tuple[float, Envelope]] = deque(maxlen=history)
         self._heard: deque[tuple[float, Envelope]] = deque(maxlen=self._window)
@@ -86,10 +98,10 @@ class EchoGuard:
         """Whether anything the AI said could still be coming back."""
         return now - self._last_loud_played <= (self._max_delay + self._window) * FRAME_S
 
-    def similarity(self) -> float:
-        """The best correlation between the last window heard and the played envelope."""
+    def correlations(self) -> npt.NDArray[np.float64]:
+        """The correlation between the last window heard and the played envelope, per delay."""
         if len(self._heard) < self._window // 2 or not self._played:
-            return 0.0
+            return np.zeros(self._max_delay + 1)
         heard = np.stack([e for _, e in self._heard])
         heard_at = np.array([t for t, _ in self._heard])
         played = np.stack([_SILENCE] + [e for _, e in self._played])  # row 0: before anything
@@ -104,14 +116,32 @@ class EchoGuard:
         reference = reference - reference.mean(axis=2, keepdims=True)
         dot = np.einsum("fb,dfb->d", heard, reference)
         norm = np.sqrt((heard**2).sum() * (reference**2).sum(axis=(1, 2)))
-        correlation = np.where(norm > 1e-6, dot / np.maximum(norm, 1e-6), 0.0)
-        return float(max(0.0, correlation.max()))
+        return np.where(norm > 1e-6, dot / np.maximum(norm, 1e-6), 0.0)
+
+    def similarity(self) -> float:
+        """How much the last window heard looks like the played audio: at the echo path's delay
+        once it is known (±`_DELAY_SLACK` frames), else at the best of all delays."""
+        correlation = self.correlations()
+        best = int(correlation.argmax())
+        if correlation[best] >= self.lock_threshold:
+            # unmistakable echo, several checks running at the same delay: the path's delay
+            steady = self._streak and abs(best - self._streak[-1]) <= _DELAY_SLACK
+            self._streak = [*self._streak, best] if steady else [best]
+            if len(self._streak) >= _LOCK_CHECKS:
+                self.delay = int(np.median(self._streak))
+        else:
+            self._streak = []
+        if self.delay is None:
+            return float(max(0.0, correlation[best]))
+        low, high = max(0, self.delay - _DELAY_SLACK), self.delay + _DELAY_SLACK + 1
+        return float(max(0.0, correlation[low:high].max()))
 
     def is_echo(self, now: float) -> bool:
         """Whether the speech heard in the last window is the AI's own voice coming back."""
         if not self.could_echo(now):
             return False
         self.checks += 1
-        echo = self.similarity() >= self.threshold
+        threshold = self.threshold if self.delay is not None else self.lock_threshold
+        echo = self.similarity() >= threshold
         self.echoes += echo
         return echo

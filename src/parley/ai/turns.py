@@ -32,7 +32,7 @@ WINDOW_S = WINDOW / SAMPLE_RATE
 class TurnConfig:
     start_threshold: float = 0.6
     end_threshold: float = 0.35
-    min_speech_s: float = 0.16
+    min_speech_s: float = 0.09  # three 32 ms windows: barge-in waits for this
     pause_s: float = 0.2
     early_end_silence_s: float = 0.3  # the least silence before a turn that sounds finished ends
     end_silence_s: float = 0.7
@@ -79,9 +79,9 @@ _UNFINISHED_KO = ("고", "서", "는데", "지만", "면", "니까", "그리고"
 
 
 def sounds_finished(text: str) -> bool:
-    """Whether a transcript reads as a complete turn: a question, or a sentence that ends with
-    a full stop after a word that can end one. Trailing commas, ellipses, conjunctions and
-    fillers mean the caller is still thinking."""
+    """Whether a transcript reads as a complete turn: a question, or a sentence of a few words
+    that ends with a full stop after a word that can end one. Trailing commas, ellipses,
+    conjunctions and fillers mean the caller is still thinking."""
     text = text.strip()
     if not text or text.endswith(("...", "…", ",", "-")):
         return False
@@ -89,10 +89,15 @@ def sounds_finished(text: str) -> bool:
         return True
     if not text.endswith((".", "!", "。", "！")):
         return False
-    last = text.rstrip(".!。！ ").rsplit(None, 1)[-1] if text.rstrip(".!。！ ") else ""
+    body = text.rstrip(".!。！ ")
+    last = body.rsplit(None, 1)[-1] if body else ""
     if any("가" <= ch <= "힣" for ch in last):
-        return last.endswith(_FINISHED_KO) and not last.endswith(_UNFINISHED_KO)
-    return last.lower().strip("\"'") not in _UNFINISHED_EN
+        syllables = sum("가" <= ch <= "힣" for ch in body)
+        return syllables >= 4 and last.endswith(_FINISHED_KO) and not last.endswith(_UNFINISHED_KO)
+    # Whisper ends fragments with a full stop too ("Wait." for "Wait, when will..."): a statement
+    # must have a few words before it can end a turn early.
+    words = body.split()
+    return len(words) >= 3 and last.lower().strip("\"'") not in _UNFINISHED_EN
 
 
 @dataclass

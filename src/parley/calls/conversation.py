@@ -13,8 +13,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -135,10 +135,30 @@ class ConversationService:
         return (custom or "").strip()[:MAX_SYSTEM_PROMPT] or DEFAULT_PROMPTS[language]
 
     async def messages_for(
-        self, call: Call, user_text: str, language: Language, system_prompt: str | None
+        self,
+        call: Call,
+        user_text: str,
+        language: Language,
+        system_prompt: str | None,
+        *,
+        unsaved: Sequence[Turn] = (),
     ) -> list[ChatMessage]:
-        """System prompt, the call's last `history_turns` turns, then what the caller said."""
-        history = await self._calls.recent_turns(call.id, self._history_turns)
+        """System prompt, the call's last turns (at most `history_turns`), then what the caller
+        said.
+
+        The history is cut in steps of half the limit, not turn by turn: the LLM's prompt cache
+        can only reuse a prefix that stays the same, and sliding the window by one turn every
+        turn changes it every time (the first token went from ~0.5 s to ~3 s from the sixth turn
+        on, in `bench/voice_latency.py`). So the window's start stays put for several turns.
+        `unsaved` turns (not stored yet) count as the latest ones."""
+        limit = self._history_turns
+        step = max(1, limit // 2)
+        history = await self._calls.recent_turns(call.id, limit + step) if limit else []
+        after = history[-1].index if history else -1
+        history += [replace(t, index=after + n) for n, t in enumerate(unsaved, 1)]
+        if history:
+            start = max(0, -(-(history[-1].index + 1 - limit) // step) * step)
+            history = [t for t in history if t.index >= start][-limit:]
         messages = [ChatMessage("system", self.system_prompt(language, system_prompt))]
         messages += [
             ChatMessage("user" if t.role is Role.USER else "assistant", t.text) for t in history

@@ -370,6 +370,7 @@ class LiveCall:
             await self._apologize(exc)
             return
         await self._open(pending, reply)
+        self.tasks.start(self._prefetch(reply), f"prefetch-{turn}")
         await self._wait_played(reply)
         if self._reply is reply:
             self._reply = None
@@ -441,6 +442,28 @@ class LiveCall:
         ):
             yield _resample(resampler, chunk)
         yield _flush(resampler)
+
+    async def _prefetch(self, reply: _Reply) -> None:
+        """While the answer plays (the LLM is idle and the caller listens), evaluate the prompt
+        the next turn will start with, so its first token does not wait for the history to be
+        read again — seconds on this machine whenever the history window moves."""
+        warm = getattr(self._engine.llm, "warm", None)
+        if warm is None:
+            return
+        answer = Turn(
+            call_id=self.call.id,
+            index=-1,
+            role=Role.ASSISTANT,
+            text=" ".join(reply.spoken) or reply.text.strip(),
+        )
+        messages = await self._conversation.messages_for(
+            self.call, "", self.options.language, self.options.system_prompt,
+            unsaved=[reply.user, answer],
+        )  # fmt: skip
+        try:
+            await warm(messages)
+        except ParleyError as exc:
+            log.info("prefetching the next prompt failed: %s", exc.message)
 
     async def _wait_played(self, reply: _Reply) -> None:
         def ours(tag: object) -> bool:

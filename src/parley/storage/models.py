@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     Float,
@@ -106,3 +107,58 @@ class TurnRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("call_id", "turn_index", name="uq_turns_call_index"),)
+
+
+class MeetingRow(Base):
+    __tablename__ = "meetings"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    pin_hash: Mapped[str | None] = mapped_column(String(160))
+    max_publishers: Mapped[int] = mapped_column(Integer)
+    video_codec: Mapped[str] = mapped_column(String(8))
+    bitrate: Mapped[int] = mapped_column(Integer)
+    host_name: Mapped[str | None] = mapped_column(String(64))
+    janus_room: Mapped[int] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_meetings_deleted_at_created_at", "deleted_at", "created_at"),)
+
+
+class ChatMessageRow(Base):
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("meetings.id", ondelete="CASCADE")
+    )
+    sender_id: Mapped[str] = mapped_column(String(64))
+    sender_name: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_chat_messages_meeting_id_id", "meeting_id", "id"),)
+
+
+class AssistantExchangeRow(Base):
+    __tablename__ = "assistant_exchanges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("meetings.id", ondelete="CASCADE")
+    )
+    asker_id: Mapped[str] = mapped_column(String(64))
+    asker_name: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(500))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_chunk_ms: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_assistant_exchanges_meeting_id_asked_at", "meeting_id", "asked_at"),
+    )

@@ -1,25 +1,18 @@
 """SQL implementations of the calls ports (`CallStore`, `TurnStore`).
 
-Each method is one short transaction. Rows are converted to domain objects here, so nothing above
-this module sees SQLAlchemy. Driver and SQL errors become `StorageError`.
-
-A transaction, once begun, runs to its end even when the task that asked for it is cancelled (a
-call hanging up cancels its tasks): cut in the middle, it can leave its connection holding
-SQLite's write lock, and every later write of the process then fails with "database is locked".
+Each method is one short transaction (`transactions.py`: run to its end even if the caller is
+cancelled). Rows are converted to domain objects here, so nothing above this module sees
+SQLAlchemy. Driver and SQL errors become `StorageError`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.calls.domain import Call, CallStatus, Role, Sentiment, Turn
@@ -28,36 +21,9 @@ from parley.calls.ports import CallFilter, Page
 from parley.errors import StorageError
 from parley.storage.db import Database
 from parley.storage.models import CallRow, TurnRow
+from parley.storage.transactions import to_the_end, transaction
 
 _APPEND_ATTEMPTS = 3
-P = ParamSpec("P")
-T = TypeVar("T")
-log = logging.getLogger("parley.storage")
-_RUNNING: set[asyncio.Task[Any]] = set()  # transactions whose caller may have gone
-
-
-def _to_the_end(
-    method: Callable[P, Coroutine[Any, Any, T]],
-) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Run the method in its own task, shielded from the caller's cancellation."""
-
-    @functools.wraps(method)
-    async def shielded(*args: P.args, **kwargs: P.kwargs) -> T:
-        task = asyncio.create_task(method(*args, **kwargs), name=f"storage:{method.__name__}")
-        _RUNNING.add(task)
-        task.add_done_callback(_RUNNING.discard)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.add_done_callback(_log_unheard_failure)
-            raise
-
-    return shielded
-
-
-def _log_unheard_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.warning("%s failed after its caller was cancelled: %s", task.get_name(), error)
 
 
 class SqlCallStore:
@@ -68,26 +34,21 @@ class SqlCallStore:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        try:
-            async with self._db.session() as session, session.begin():
-                yield session
-        except IntegrityError:
-            raise
-        except (SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"The database failed: {type(exc).__name__}") from exc
+        async with transaction(self._db) as session:
+            yield session
 
-    @_to_the_end
+    @to_the_end
     async def add_call(self, call: Call) -> None:
         async with self._transaction() as session:
             session.add(_call_row(call))
 
-    @_to_the_end
+    @to_the_end
     async def get_call(self, call_id: uuid.UUID) -> Call | None:
         async with self._transaction() as session:
             row = await session.get(CallRow, call_id)
             return _call(row) if row is not None else None
 
-    @_to_the_end
+    @to_the_end
     async def save_transition(self, call: Call, expected: CallStatus) -> bool:
         statement = (
             update(CallRow)
@@ -106,7 +67,7 @@ class SqlCallStore:
             result = await session.execute(statement)
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    @_to_the_end
+    @to_the_end
     async def list_calls(self, where: CallFilter, page: Page) -> tuple[list[Call], int]:
         conditions = []
         if where.status is not None:
@@ -126,7 +87,7 @@ class SqlCallStore:
             rows = (await session.execute(rows_query)).scalars().all()
         return [_call(row) for row in rows], int(total)
 
-    @_to_the_end
+    @to_the_end
     async def append_turns(self, turns: list[Turn]) -> list[Turn]:
         """Give the turns the next indices of their call, in one transaction; retry if a
         concurrent writer took an index first."""
@@ -148,7 +109,7 @@ class SqlCallStore:
                     raise StorageError(f"Could not store the turns of call {call_id}") from exc
         raise AssertionError("unreachable")
 
-    @_to_the_end
+    @to_the_end
     async def list_turns(self, call_id: uuid.UUID, *, limit: int | None = None) -> list[Turn]:
         query = select(TurnRow).where(TurnRow.call_id == call_id)
         query = query.order_by(TurnRow.turn_index.desc())

@@ -1,14 +1,17 @@
 """`create_app(settings)`: the ASGI application, with everything it owns opened and closed in its
-lifespan (database, AI engine, live calls, and Janus when `JANUS_ENABLED`), in reverse order.
+lifespan (database, AI engine, live calls, Janus when `JANUS_ENABLED`, the meetings' rooms), in
+reverse order.
 
-Janus is opt-in for now (`JANUS_ENABLED=false` by default): nothing uses it until the meetings
-arrive (issue 5), and the test suite starts many servers that would each start a Janus.
+Janus is opt-in for now (`JANUS_ENABLED=false` by default): the test suite starts many servers
+that would each start a Janus. Without it the meetings REST works and their rooms stay pending
+(`meetings.janus_rooms`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,12 +27,17 @@ from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
 from parley.config import Settings
 from parley.janus import Janus
+from parley.meetings.janus_rooms import JanusRooms, PendingRooms
+from parley.meetings.participants import LiveParticipants
+from parley.meetings.service import MeetingService, MeetingStores
+from parley.meetings.tokens import HostTokens
 from parley.rtc.ice import use_host_addresses
 from parley.storage.db import Database
+from parley.storage.meeting_stores import SqlMeetingStore
 from parley.storage.stores import SqlCallStore
 from parley.web.errors import install_error_handlers
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from parley.web.routes import calls, conversation, health, metrics
+from parley.web.routes import calls, conversation, health, meetings, metrics
 from parley.web.signaling import SignalingNamespace
 from parley.web.static_files import mount_static
 
@@ -55,6 +63,7 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
     app.include_router(metrics.router)
     app.include_router(conversation.router)
     app.include_router(calls.router)
+    app.include_router(meetings.router)
     mount_static(app)
     _add_middleware(app, settings)
     return app
@@ -105,6 +114,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine: AIEngine | None = app.state.shared_engine
     owns_engine = engine is None
     janus: Janus | None = None
+    rooms: JanusRooms | PendingRooms | None = None
     try:
         if settings.database.auto_migrate:
             revision = await database.upgrade()
@@ -112,6 +122,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.janus.enabled:
             janus = await Janus.open(settings.janus)
         app.state.janus = janus
+        rooms = await _open_meetings(app, settings, database, janus)
         if engine is None:
             engine = await _start_engine(settings)
         store = SqlCallStore(database)
@@ -135,10 +146,29 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if owns_engine and engine is not None:
             await engine.aclose()
+        if rooms is not None:
+            await rooms.aclose()
         if janus is not None:
             await janus.aclose()
         await database.aclose()
         log.info("parley stopped")
+
+
+async def _open_meetings(
+    app: FastAPI, settings: Settings, database: Database, janus: Janus | None
+) -> JanusRooms | PendingRooms:
+    """The meetings' service and rooms; the rooms follow Janus when it runs."""
+    store = SqlMeetingStore(database)
+    tokens = HostTokens.from_settings(settings.meetings)
+    rooms: JanusRooms | PendingRooms = PendingRooms()
+    if janus is not None:
+        key = settings.meetings.token_secret
+        fallback = key.get_secret_value() if key is not None else secrets.token_urlsafe(32)
+        rooms = JanusRooms(janus.client, store.live_meetings, fallback)
+    await rooms.start()
+    stores = MeetingStores(meetings=store, chat=store, assistant=store)
+    app.state.meetings = MeetingService(stores, rooms, LiveParticipants(), tokens)
+    return rooms
 
 
 async def _start_engine(settings: Settings) -> AIEngine:

@@ -19,12 +19,14 @@ from parley.ai.audio import AudioTooLongError, UnsupportedAudioError
 from parley.errors import (
     AIProviderError,
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     JanusError,
     JanusUnavailableError,
     NotFoundError,
     ParleyError,
     StorageError,
+    UnauthorizedError,
 )
 from parley.web.envelope import error_response
 
@@ -33,6 +35,8 @@ log = logging.getLogger("parley.web")
 STATUS_OF: list[tuple[type[ParleyError], int]] = [
     (UnsupportedAudioError, 415),
     (AudioTooLongError, 413),
+    (UnauthorizedError, 401),
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (InvalidInputError, 422),
     (ConflictError, 409),
@@ -62,7 +66,8 @@ async def _parley_error(_: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("%s: %s", exc.code, exc.message)
         return error_response(status, exc.code, "The service is temporarily unavailable.")
-    return error_response(status, exc.code, exc.message, exc.details)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, exc.code, exc.message, exc.details, headers=headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:

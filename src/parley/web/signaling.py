@@ -15,6 +15,7 @@ import socketio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from parley.ai.base import Language
+from parley.ai.turns import TurnConfig
 from parley.calls.domain import CallStatus
 from parley.calls.live import LiveCalls, LiveOptions
 from parley.calls.service import CallService
@@ -177,6 +178,12 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             stun_urls=tuple(rtc.stun_server_urls),
             legacy_audio_event=ai.legacy_audio_event,
             idle_timeout_s=ai.call_idle_timeout_s,
+            turns=TurnConfig(
+                min_speech_s=ai.turn_min_speech_s,
+                end_silence_s=ai.turn_end_silence_s,
+                early_end_silence_s=min(ai.turn_early_end_silence_s, ai.turn_end_silence_s),
+            ),
+            echo_guard=ai.echo_guard,
         )
 
     async def on_answer(self, sid: str, data: Any = None) -> None:

@@ -1,0 +1,224 @@
+"""Use cases of the meetings: create, look at, end and delete meetings; the host's actions on
+participants; admission with a PIN; the chat and assistant records.
+
+Host-only actions check, in this order: a valid host token (else 401), the meeting exists and is
+not deleted (else 404), the token is this meeting's (else 403). A meeting's existence is no
+secret (they are listed), so the order gives the most useful answer.
+
+Deleting or ending a meeting is a compare-and-set write first (of two racing deletes one wins,
+the other gets 404), then everyone is told and put out, then the SFU room is destroyed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from parley.errors import ConflictError, ForbiddenError, NotFoundError
+from parley.meetings.domain import (
+    AssistantExchange,
+    ChatMessage,
+    Meeting,
+    MeetingDraft,
+    Participant,
+    utcnow,
+)
+from parley.meetings.pins import hash_pin, verify_pin
+from parley.meetings.ports import (
+    AssistantStore,
+    ChatStore,
+    MeetingRooms,
+    MeetingStore,
+    Page,
+    ParticipantRegistry,
+)
+from parley.meetings.tokens import HostTokens
+
+CHAT_HISTORY = 50
+
+
+class MeetingNotFoundError(NotFoundError):
+    code = "MEETING_NOT_FOUND"
+
+
+class ParticipantNotFoundError(NotFoundError):
+    code = "PARTICIPANT_NOT_FOUND"
+
+
+class MeetingEndedError(ConflictError):
+    code = "MEETING_ENDED"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingStores:
+    meetings: MeetingStore
+    chat: ChatStore
+    assistant: AssistantStore
+
+
+class MeetingService:
+    def __init__(
+        self,
+        stores: MeetingStores,
+        rooms: MeetingRooms,
+        participants: ParticipantRegistry,
+        tokens: HostTokens,
+    ) -> None:
+        self._store = stores.meetings
+        self._chat = stores.chat
+        self._assistant = stores.assistant
+        self.rooms = rooms
+        self.participants = participants
+        self._tokens = tokens
+
+    # -- meetings ----------------------------------------------------------------------------
+
+    async def create(self, draft: MeetingDraft) -> tuple[Meeting, str]:
+        """Store a new meeting, open its room, and return it with its host's token."""
+        draft = draft.checked()
+        pin_hash = await asyncio.to_thread(hash_pin, draft.pin) if draft.pin else None
+        meeting = Meeting(
+            title=draft.title,
+            pin_hash=pin_hash,
+            max_publishers=draft.max_publishers,
+            video_codec=draft.video_codec,
+            bitrate=draft.bitrate,
+            host_name=draft.host_name,
+        )
+        await self._store.add_meeting(meeting)
+        await self.rooms.open(meeting)
+        return meeting, self._tokens.issue(meeting.id)
+
+    async def get(self, meeting_id: str | uuid.UUID) -> Meeting:
+        """The meeting, ended or not; a deleted one is not found."""
+        meeting = await self._store.get_meeting(_parse_id(meeting_id))
+        if meeting is None or meeting.deleted_at is not None:
+            raise MeetingNotFoundError(
+                f"No meeting has the id '{meeting_id}'.", meetingId=str(meeting_id)
+            )
+        return meeting
+
+    async def find(self, page: Page) -> tuple[list[Meeting], int]:
+        return await self._store.list_meetings(page)
+
+    async def delete(self, meeting_id: str | uuid.UUID, token: str | None) -> Meeting:
+        meeting = await self.authorize_host(meeting_id, token)
+        meeting.deleted_at = utcnow()
+        if not await self._store.mark_deleted(meeting.id, meeting.deleted_at):
+            raise MeetingNotFoundError(f"No meeting has the id '{meeting_id}'.")
+        await self._shut(meeting, "deleted")
+        return meeting
+
+    async def end(self, meeting_id: str | uuid.UUID, token: str | None) -> Meeting:
+        """End the meeting for everyone; it stays readable (status "ended") with its records."""
+        meeting = self._require_live(await self.authorize_host(meeting_id, token))
+        meeting.ended_at = utcnow()
+        if not await self._store.mark_ended(meeting.id, meeting.ended_at):
+            current = await self.get(meeting.id)
+            self._require_live(current)
+        await self._shut(meeting, "ended")
+        return meeting
+
+    async def authorize_host(self, meeting_id: str | uuid.UUID, token: str | None) -> Meeting:
+        claims = self._tokens.verify(token)
+        meeting = await self.get(meeting_id)
+        if claims.meeting_id != meeting.id:
+            raise ForbiddenError(
+                "This host token is for another meeting.", code="NOT_THIS_MEETING_S_HOST"
+            )
+        return meeting
+
+    async def admit(self, meeting_id: str | uuid.UUID, pin: str | None) -> Meeting:
+        """The live meeting someone may join with `pin` (for the `/meetings` namespace)."""
+        meeting = self._require_live(await self.get(meeting_id))
+        if meeting.pin_hash is None:
+            return meeting
+        if not pin or not await asyncio.to_thread(verify_pin, pin, meeting.pin_hash):
+            raise ForbiddenError("The PIN is not this meeting's.", code="WRONG_PIN")
+        return meeting
+
+    # -- the host's actions on participants --------------------------------------------------
+
+    async def kick(
+        self, meeting_id: str | uuid.UUID, participant_id: str, token: str | None
+    ) -> Participant:
+        meeting = self._require_live(await self.authorize_host(meeting_id, token))
+        participant = self._participant(meeting, participant_id)
+        if participant.feed_id is not None:
+            await self.rooms.kick(meeting, participant.feed_id)
+        await self.participants.remove(meeting.id, participant.id, kicked=True)
+        return participant
+
+    async def mute(
+        self, meeting_id: str | uuid.UUID, participant_id: str, token: str | None, *, mute: bool
+    ) -> Participant:
+        """Mute someone's microphone for everyone (or lift it). Someone not yet publishing sound
+        is marked, so that their microphone starts muted when they do."""
+        meeting = self._require_live(await self.authorize_host(meeting_id, token))
+        participant = self._participant(meeting, participant_id)
+        if participant.feed_id is not None and participant.audio_mid is not None:
+            await self.rooms.mute(meeting, participant.feed_id, participant.audio_mid, mute=mute)
+        await self.participants.set_muted_by_host(meeting.id, participant.id, muted=mute)
+        return participant
+
+    def participants_of(self, meeting: Meeting) -> list[Participant]:
+        return self.participants.in_meeting(meeting.id)
+
+    # -- chat and assistant records ----------------------------------------------------------
+
+    async def post_message(self, sender: Participant, text: str) -> ChatMessage:
+        return await self._chat.add_message(ChatMessage.compose(sender.meeting_id, sender, text))
+
+    async def chat_history(
+        self, meeting_id: uuid.UUID, limit: int = CHAT_HISTORY, *, before_id: int | None = None
+    ) -> list[ChatMessage]:
+        return await self._chat.recent_messages(meeting_id, limit, before_id=before_id)
+
+    async def ask(self, asker: Participant, question: str) -> AssistantExchange:
+        """Store a question to the assistant as it is asked (pending)."""
+        exchange = AssistantExchange.ask(asker.meeting_id, asker, question)
+        await self._assistant.add_exchange(exchange)
+        return exchange
+
+    async def record_outcome(self, exchange: AssistantExchange) -> None:
+        """Store the answer (or failure) given by `exchange.answered()` / `.failed()`."""
+        await self._assistant.save_exchange(exchange)
+
+    async def assistant_history(
+        self, meeting_id: uuid.UUID, limit: int = CHAT_HISTORY
+    ) -> list[AssistantExchange]:
+        return await self._assistant.recent_exchanges(meeting_id, limit)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _shut(self, meeting: Meeting, reason: str) -> None:
+        await self.participants.close(meeting.id, reason)
+        await self.rooms.close(meeting)
+
+    def _participant(self, meeting: Meeting, participant_id: str) -> Participant:
+        participant = self.participants.get(meeting.id, participant_id)
+        if participant is None:
+            raise ParticipantNotFoundError(
+                f"Nobody with the id '{participant_id}' is in this meeting.",
+                participantId=participant_id,
+            )
+        return participant
+
+    @staticmethod
+    def _require_live(meeting: Meeting) -> Meeting:
+        if not meeting.is_live:
+            raise MeetingEndedError("This meeting has ended.", meetingId=str(meeting.id))
+        return meeting
+
+
+def _parse_id(meeting_id: str | uuid.UUID) -> uuid.UUID:
+    if isinstance(meeting_id, uuid.UUID):
+        return meeting_id
+    try:
+        return uuid.UUID(meeting_id)
+    except ValueError as exc:
+        raise MeetingNotFoundError(
+            f"No meeting has the id '{meeting_id[:64]}' (meeting ids are UUIDs).",
+            meetingId=meeting_id[:64],
+        ) from exc

@@ -1,0 +1,64 @@
+"""What every SQL store shares: one short transaction per method, driver errors turned into
+`StorageError`, and transactions that run to their end even when their caller is cancelled.
+
+A transaction cut in the middle (a call hanging up cancels its tasks) can leave its connection
+holding SQLite's write lock, and every later write of the process then fails with "database is
+locked": so `to_the_end` runs the method in a task of its own, shielded from the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.errors import StorageError
+from parley.storage.db import Database
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = logging.getLogger("parley.storage")
+_RUNNING: set[asyncio.Task[Any]] = set()  # transactions whose caller may have gone
+
+
+def to_the_end(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Run the method in its own task, shielded from the caller's cancellation."""
+
+    @functools.wraps(method)
+    async def shielded(*args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.create_task(method(*args, **kwargs), name=f"storage:{method.__name__}")
+        _RUNNING.add(task)
+        task.add_done_callback(_RUNNING.discard)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_log_unheard_failure)
+            raise
+
+    return shielded
+
+
+def _log_unheard_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("%s failed after its caller was cancelled: %s", task.get_name(), error)
+
+
+@asynccontextmanager
+async def transaction(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction, committed at the end. `IntegrityError` passes through (the
+    caller may retry); every other driver or SQL error becomes `StorageError`."""
+    try:
+        async with db.session() as session, session.begin():
+            yield session
+    except IntegrityError:
+        raise
+    except (SQLAlchemyError, OSError) as exc:
+        raise StorageError(f"The database failed: {type(exc).__name__}") from exc
