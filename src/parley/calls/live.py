@@ -249,6 +249,11 @@ class LiveCall:
         except ConflictError as exc:
             log.info("media on call %s, which is %s: %s", self.call.id, self.call.status, exc)
             return
+        except ParleyError as exc:  # e.g. the database timed out under load: fail, not go deaf
+            log.warning("call %s could not start: %s", self.call.id, exc.message)
+            await self._events.emit("error", {"message": exc.message, "code": exc.code})
+            self.tasks.start(self.aclose(CallStatus.FAILED, "the call could not start"), "close")
+            return
         self.tasks.start(self._greet(), "greeting")
 
     # --- turns ---------------------------------------------------------------------------------
