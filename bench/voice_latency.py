@@ -172,5 +172,5 @@ if __name__ == "__main__":
     parser.add_argument("--llm-threads", type=int, default=0, help="0: the setting's default")
     parser.add_argument("--verbose", action="store_true", help="every turn's stages")
     parser.add_argument("--no-echo-guard", action="store_true")
-    parser.add_argument("--min-speech", type=float, default=0.09, help="TURN_MIN_SPEECH")
+    parser.add_argument("--min-speech", type=float, default=0.064, help="TURN_MIN_SPEECH")
     asyncio.run(run(parser.parse_args()))

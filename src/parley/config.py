@@ -255,7 +255,7 @@ class AISettings(_Section):
     legacy_audio_event: bool = Field(True, validation_alias="AI_AUDIO_RESPONSE_EVENT")
     call_idle_timeout_s: float = Field(120, gt=0, le=3600, validation_alias="CALL_IDLE_TIMEOUT")
     # turn taking in live calls (parley.ai.turns, README "Real-time AI calls")
-    turn_min_speech_s: float = Field(0.09, ge=0.03, le=1, validation_alias="TURN_MIN_SPEECH")
+    turn_min_speech_s: float = Field(0.064, ge=0.03, le=1, validation_alias="TURN_MIN_SPEECH")
     turn_end_silence_s: float = Field(0.7, ge=0.2, le=5, validation_alias="TURN_END_SILENCE")
     turn_early_end_silence_s: float = Field(
         0.3, ge=0.1, le=5, validation_alias="TURN_EARLY_END_SILENCE"

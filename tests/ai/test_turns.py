@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from parley.ai.base import AudioChunk
+from parley.ai.engine import AIEngine
 from parley.ai.turns import (
     SpeechPaused,
     TurnConfig,
@@ -12,6 +14,7 @@ from parley.ai.turns import (
     sounds_finished,
 )
 from parley.ai.vad import WINDOW
+from tests.speech import resample
 
 
 def feed(detector: TurnDetector, pattern: str) -> list[TurnEvent]:
@@ -100,3 +103,51 @@ def test_speech_started_comes_after_min_speech() -> None:
 )
 def test_sounds_finished(text: str, finished: bool) -> None:
     assert sounds_finished(text) is finished
+
+
+def noises() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    rate = 16_000
+    t = np.arange(rate) / rate
+    clicks = np.zeros(2 * rate, np.float32)
+    for start in range(0, len(clicks), 2_400):  # typing: a sharp click every 150 ms
+        clicks[start : start + 40] = rng.normal(0, 0.5, 40)
+    bursts = np.zeros(2 * rate, np.float32)
+    for start in (4_000, 16_000, 26_000):  # door knocks / bumps: 60 ms of loud noise
+        bursts[start : start + 960] = rng.normal(0, 0.3, 960)
+    return {
+        "hiss": rng.normal(0, 0.02, 2 * rate).astype(np.float32),
+        "hum": (0.2 * np.sin(2 * np.pi * 50 * np.concatenate([t, t]))).astype(np.float32),
+        "tone": (0.2 * np.sin(2 * np.pi * 1_000 * np.concatenate([t, t]))).astype(np.float32),
+        "clicks": clicks,
+        "bursts": bursts,
+    }
+
+
+@pytest.mark.parametrize("name", ["hiss", "hum", "tone", "clicks", "bursts"])
+async def test_noise_does_not_start_a_turn_or_a_barge_in(local_engine: AIEngine, name: str) -> None:
+    """The default start (two sure 32 ms windows, for a fast barge-in) on Silero's real output."""
+    audio = noises()[name]
+    vad = local_engine.vad.stream()
+    detector = TurnDetector(TurnConfig())
+    events: list[TurnEvent] = []
+    for start in range(0, len(audio), 320):
+        chunk = audio[start : start + 320]
+        events += detector.feed(chunk, await vad.feed(chunk))
+    assert events == []
+
+
+async def test_speech_does_start_a_turn(
+    local_engine: AIEngine, english_question: AudioChunk
+) -> None:
+    """The same loop as for the noises, on a spoken question: a turn starts, pauses and ends."""
+    audio = resample(english_question.pcm, english_question.sample_rate)
+    audio = np.concatenate([audio, np.zeros(16_000, np.float32)])
+    vad = local_engine.vad.stream()
+    detector = TurnDetector(TurnConfig())
+    events: list[TurnEvent] = []
+    for start in range(0, len(audio), 320):
+        chunk = audio[start : start + 320]
+        events += detector.feed(chunk, await vad.feed(chunk))
+    assert kinds(events)[0] == "SpeechStarted"
+    assert kinds(events)[-1] == "TurnEnded"

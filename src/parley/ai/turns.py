@@ -32,7 +32,7 @@ WINDOW_S = WINDOW / SAMPLE_RATE
 class TurnConfig:
     start_threshold: float = 0.6
     end_threshold: float = 0.35
-    min_speech_s: float = 0.09  # three 32 ms windows: barge-in waits for this
+    min_speech_s: float = 0.064  # two 32 ms windows: barge-in waits for this
     pause_s: float = 0.2
     early_end_silence_s: float = 0.3  # the least silence before a turn that sounds finished ends
     end_silence_s: float = 0.7
