@@ -103,6 +103,7 @@ def _server_env(standin_url: str, args: argparse.Namespace) -> dict[str, str]:
         "ICE_HOST_ADDRESSES": "127.0.0.1", "STUN_SERVER_URL": "", "DEFAULT_LANGUAGE": "en",
         "AI_AUDIO_RESPONSE_EVENT": "false" if args.no_legacy_audio else "true",
         "LOG_LEVEL": args.log_level, "CALL_IDLE_TIMEOUT": "600",
+        "MAX_LIVE_CALLS": "10000",  # the bench measures past the default cap
     }  # fmt: skip
 
 

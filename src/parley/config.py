@@ -177,6 +177,13 @@ class WebRTCSettings(_Section):
     ice_transport_policy: str = Field(
         "all", pattern="^(all|relay)$", validation_alias="ICE_TRANSPORT_POLICY"
     )
+    max_live_calls: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        validation_alias="MAX_LIVE_CALLS",
+        description="Live calls one process carries; more are refused (bench/call_capacity.py).",
+    )
     ice_host_addresses: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="ICE_HOST_ADDRESSES",

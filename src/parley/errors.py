@@ -82,6 +82,12 @@ class StorageError(ParleyError):
     code = "STORAGE_UNAVAILABLE"
 
 
+class AtCapacityError(ParleyError):
+    """This process carries as many live calls as it can without breaking their audio."""
+
+    code = "AT_CAPACITY"
+
+
 class AIProviderError(ParleyError):
     """An AI provider failed; `provider` names which one (e.g. "stt:openai")."""
 

@@ -132,11 +132,13 @@ class Caller:
 
 
 @asynccontextmanager
-async def serving(tmp_path: Path, engine: AIEngine, **ai: Any) -> AsyncIterator[tuple[str, Any]]:
+async def serving(
+    tmp_path: Path, engine: AIEngine, *, webrtc: dict[str, Any] | None = None, **ai: Any
+) -> AsyncIterator[tuple[str, Any]]:
     """The real app (HTTP + Socket.IO) under uvicorn in this event loop, on loopback only."""
     settings = make_settings(
         tmp_path,
-        webrtc={"stun_server_urls": [], "ice_host_addresses": ["127.0.0.1"]},
+        webrtc={"stun_server_urls": [], "ice_host_addresses": ["127.0.0.1"], **(webrtc or {})},
         ai={"default_language": "en", **ai},
     )
     asgi = create_asgi_app(settings, engine=engine)
@@ -284,6 +286,28 @@ async def test_the_ais_own_voice_coming_back_does_not_interrupt_it(
     await hang_up(caller)
 
 
+async def test_a_server_at_capacity_refuses_a_new_call_and_keeps_the_others(
+    tmp_path: Path, local_engine: AIEngine
+) -> None:
+    async with serving(tmp_path, local_engine, webrtc={"max_live_calls": 1}) as (base, app):
+        first = await dial(base)
+        await first.wait_for("call-state", lambda p: p["status"] == "IN_PROGRESS")
+        second = await dial(base, offer=False)
+        second.pc.addTrack(second.mic)
+        await second.pc.setLocalDescription(await second.pc.createOffer())
+        session = {"sessionId": second.call["sessionId"], "peerId": "caller-1"}
+        offer = {"type": "offer", "sdp": second.pc.localDescription.sdp}
+        await signal(second, "offer", {**session, "offer": offer})
+        refused = await second.wait_for("error")
+        assert refused["code"] == "AT_CAPACITY"
+        assert "MAX_LIVE_CALLS" in refused["message"]
+        assert not [e for _, e, _ in second.events if e == "answer"]
+        assert len(app.state.live) == 1
+        assert app.state.live.get(first.call["id"]) is not None  # the first call goes on
+        await hang_up(first)
+        await hang_up(second)
+
+
 def signal(caller: Caller, event: str, payload: Any) -> Any:
     return caller.sio.emit(event, payload, namespace="/signaling")
 
@@ -345,7 +369,7 @@ def call_tasks(call_id: str) -> list[asyncio.Task[Any]]:
 async def test_every_hang_up_releases_everything(
     tmp_path: Path, local_engine: AIEngine, path: str
 ) -> None:
-    idle = {"call_idle_timeout_s": 2.0} if path == "idle" else {}
+    idle: dict[str, Any] = {"call_idle_timeout_s": 2.0} if path == "idle" else {}
     async with serving(tmp_path, local_engine, **idle) as (base, app):
         caller = await open_call(base)
         call_id = caller.call["id"]

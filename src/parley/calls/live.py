@@ -61,7 +61,7 @@ from parley.ai.turns import (
 from parley.calls.conversation import ConversationService
 from parley.calls.domain import Call, CallStatus, Role, Turn, utcnow
 from parley.calls.service import CallService
-from parley.errors import ConflictError, ParleyError
+from parley.errors import AtCapacityError, ConflictError, ParleyError
 from parley.rtc.ice import rtc_configuration
 from parley.rtc.speech_track import RATE, Segment, SpeechTrack
 from parley.tasks import TaskSet
@@ -680,12 +680,18 @@ class LiveCalls:
     """Every live call of this process, by call id; hang-ups through REST close them too."""
 
     def __init__(
-        self, calls: CallService, conversation: ConversationService, engine: AIEngine
+        self,
+        calls: CallService,
+        conversation: ConversationService,
+        engine: AIEngine,
+        *,
+        max_live: int = 8,
     ) -> None:
         self._calls = calls
         self._conversation = conversation
         self._engine = engine
         self._live: dict[str, LiveCall] = {}
+        self._max_live = max_live
 
     def __len__(self) -> int:
         return len(self._live)
@@ -704,6 +710,13 @@ class LiveCalls:
             )
         if (old := self.get(str(call.id))) is not None:
             await old.aclose(None)  # a new offer for the same call replaces the old peer
+        elif len(self._live) >= self._max_live:
+            # Past what one process carries, every call's audio breaks up and caller audio piles
+            # up in memory (bench/call_capacity.py): refuse the new one instead, clearly.
+            raise AtCapacityError(
+                f"This server is carrying {len(self._live)} live calls, its limit "
+                f"(MAX_LIVE_CALLS); try again shortly."
+            )
         live = LiveCall(call, self._calls, self._conversation, self._engine, events, options)
         live.on_closed = self._forget
         self._live[str(call.id)] = live

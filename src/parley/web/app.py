@@ -135,7 +135,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_tokens=settings.ai.llm_max_tokens,
             default_language=Language(settings.ai.default_language),
         )
-        app.state.live = LiveCalls(app.state.calls, app.state.conversation, engine)
+        app.state.live = LiveCalls(
+            app.state.calls,
+            app.state.conversation,
+            engine,
+            max_live=settings.webrtc.max_live_calls,
+        )
         use_host_addresses(settings.webrtc.ice_host_addresses or None)
         warming = asyncio.create_task(warm_up(engine, app.state.conversation), name="warm-up")
         log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)

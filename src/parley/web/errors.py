@@ -18,6 +18,7 @@ from starlette.routing import Match
 from parley.ai.audio import AudioTooLongError, UnsupportedAudioError
 from parley.errors import (
     AIProviderError,
+    AtCapacityError,
     ConflictError,
     ForbiddenError,
     InvalidInputError,
@@ -41,6 +42,7 @@ STATUS_OF: list[tuple[type[ParleyError], int]] = [
     (InvalidInputError, 422),
     (ConflictError, 409),
     (StorageError, 503),
+    (AtCapacityError, 503),
     (AIProviderError, 503),
     (JanusUnavailableError, 503),
     (JanusError, 502),
