@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,14 +27,6 @@ from parley.storage.db import Database, _alembic_config
 from parley.storage.meeting_stores import SqlMeetingStore
 
 T0 = datetime(2026, 5, 4, 9, 15, 30, 654321, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.upgrade()
-    yield database
-    await database.aclose()
 
 
 @pytest.fixture

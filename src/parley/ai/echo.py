@@ -17,14 +17,17 @@ utterance, a chance match does not last) to learn the path's delay, and from the
 within a few frames of it, where `threshold` = 0.6 suffices and a caller's onset lines up only by
 luck.
 
-It costs a few hundred microseconds per check, and it is only consulted while the AI speaks or
-has just stopped (when no echo can exist, `is_echo` is false without any work).
+Per 20 ms frame it only keeps the samples; the envelopes are computed (all missing ones in one
+FFT call) when a check needs them, and a check happens only when the caller's side sounds like
+speech while the AI speaks or has just stopped (when no echo can exist, `is_echo` is false
+without any work).
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -42,13 +45,39 @@ Envelope = npt.NDArray[np.float32]  # one row of band log-energies per 20 ms fra
 _SILENCE: Envelope = np.full(len(_EDGES_HZ) - 1, np.log10(_FLOOR), np.float32)
 
 
-def _bands(frame: npt.NDArray[np.float32], rate: int) -> Envelope:
-    spectrum = np.abs(np.fft.rfft(frame * np.hanning(len(frame)))) ** 2
-    hz = np.fft.rfftfreq(len(frame), 1 / rate)
-    energies = [
-        spectrum[(hz >= low) & (hz < high)].mean() for low, high in itertools.pairwise(_EDGES_HZ)
-    ]
-    return np.log10(np.asarray(energies, np.float32) / len(frame) + _FLOOR)
+@functools.lru_cache(maxsize=4)
+def _band_bins(size: int, rate: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """For frames of `size` samples at `rate`: where each band starts among the rFFT bins, and
+    its width in bins."""
+    starts = np.searchsorted(np.fft.rfftfreq(size, 1 / rate), _EDGES_HZ)
+    return starts[:-1], np.diff(starts).astype(np.float32)
+
+
+def _envelopes(frames: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.float32]:
+    """Band log-energies of each row of `frames` (all at once: one FFT call for the lot)."""
+    size = frames.shape[1]
+    starts, widths = _band_bins(size, rate)
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(size), axis=1)) ** 2
+    energies = np.add.reduceat(spectrum[:, : starts[-1] + int(widths[-1])], starts, axis=1)
+    return np.asarray(np.log10(energies / widths / size + _FLOOR), np.float32)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """20 ms of audio and when; its envelope is computed only when a check needs it."""
+
+    at: float
+    samples: npt.NDArray[np.float32] | None  # None: silence
+    envelope: Envelope | None = None
+
+
+def _envelopes_of(frames: deque[_Frame], rate: int) -> Envelope:
+    loud = [f for f in frames if f.envelope is None and f.samples is not None]
+    if loud:
+        batch = np.stack([f.samples for f in loud if f.samples is not None])
+        for frame, envelope in zip(loud, _envelopes(batch, rate), strict=True):
+            frame.envelope, frame.samples = envelope, None
+    return np.stack([_SILENCE if f.envelope is None else f.envelope for f in frames])
 
 
 class EchoGuard:
@@ -69,8 +98,8 @@ class EchoGuard:
         self.delay: int | None = None  # the echo path's delay in frames, once echo was sure
         self._streak: list[int] = []  # best delays of the last checks in a row above the lock
         history = self._window + self._max_delay + 8
-        self._played: deque[tuple[float, Envelope]] = deque(maxlen=history)
-        self._heard: deque[tuple[float, Envelope]] = deque(maxlen=self._window)
+        self._played: deque[_Frame] = deque(maxlen=history)
+        self._heard: deque[_Frame] = deque(maxlen=self._window)
         self._last_loud_played = -1e9
         self._speech_rate, self._mic_rate = speech_rate, mic_rate
         self._pending = np.zeros(0, np.float32)
@@ -78,13 +107,13 @@ class EchoGuard:
         self.echoes = 0
 
     def played(self, pcm: Pcm16, at: float) -> None:
-        """One outbound frame (20 ms at `speech_rate`, silence included), sent at `at`."""
-        samples = pcm.astype(np.float32) * np.float32(1 / 32768)
-        if float(np.abs(samples).max(initial=0.0)) > 1e-3:
+        """One outbound frame (20 ms at `speech_rate`, silence included), sent at `at`. Called
+        for every frame, so it only keeps the samples: envelopes wait for a check."""
+        if len(pcm) and max(int(pcm.max()), -int(pcm.min())) > 32:  # above -60 dBFS
             self._last_loud_played = at
-            self._played.append((at, _bands(samples, self._speech_rate)))
+            self._played.append(_Frame(at, pcm.astype(np.float32) * np.float32(1 / 32768)))
         elif self._played and at - self._last_loud_played < (self._max_delay + 8) * FRAME_S:
-            self._played.append((at, _SILENCE))
+            self._played.append(_Frame(at, None))
 
     def heard(self, samples: Samples, at: float) -> None:
         """Caller audio as it arrives (float at `mic_rate`), cut into 20 ms frames."""
@@ -92,7 +121,7 @@ class EchoGuard:
         self._pending = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
         while len(self._pending) >= step:
             frame, self._pending = self._pending[:step], self._pending[step:]
-            self._heard.append((at, _bands(frame, self._mic_rate)))
+            self._heard.append(_Frame(at, frame))
 
     def could_echo(self, now: float) -> bool:
         """Whether anything the AI said could still be coming back."""
@@ -102,10 +131,11 @@ class EchoGuard:
         """The correlation between the last window heard and the played envelope, per delay."""
         if len(self._heard) < self._window // 2 or not self._played:
             return np.zeros(self._max_delay + 1)
-        heard = np.stack([e for _, e in self._heard])
-        heard_at = np.array([t for t, _ in self._heard])
-        played = np.stack([_SILENCE] + [e for _, e in self._played])  # row 0: before anything
-        played_at = np.array([t for t, _ in self._played])
+        heard = _envelopes_of(self._heard, self._mic_rate)
+        heard_at = np.array([f.at for f in self._heard])
+        before = _SILENCE[None, :]  # row 0: before anything was played
+        played = np.concatenate([before, _envelopes_of(self._played, self._speech_rate)])
+        played_at = np.array([f.at for f in self._played])
         heard = heard - heard.mean(axis=0)
         heard = heard - heard.mean(axis=1, keepdims=True)
         # for every delay, the played frame that was sent that long before each heard frame
