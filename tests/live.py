@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
+
+from parley.ai.engine import AIEngine
+from parley.config import Settings
+from parley.web.app import create_asgi_app
 
 
 def free_port() -> int:
@@ -19,6 +28,29 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@asynccontextmanager
+async def serve_app(
+    settings: Settings, engine: AIEngine | None = None
+) -> AsyncIterator[tuple[str, Any]]:
+    """The real app (HTTP + Socket.IO) under uvicorn in this event loop, on 127.0.0.1: its URL
+    and the HTTP app (whose `state` holds the live parts)."""
+    asgi = create_asgi_app(settings, engine=engine)
+    port = free_port()
+    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("the app did not start")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", asgi.other_asgi_app
+    finally:
+        server.should_exit = True
+        await task
 
 
 @dataclass

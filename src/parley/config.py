@@ -355,7 +355,10 @@ class JanusSettings(_Section):
 
 
 class MeetingSettings(_Section):
-    """Meetings: how host tokens are signed.
+    """Meetings: how host tokens are signed, how many people a meeting holds, the chat's rate
+    limit (`MEETING_CHAT_BURST` messages per `MEETING_CHAT_WINDOW` seconds and participant) and
+    the assistant: its deployment-wide system prompt (like an Ollama Modelfile's `SYSTEM`), how
+    many recent chat messages it sees, and how long its answers may be.
 
     `MEETING_TOKEN_SECRET` signs the hosts' tokens (HS256 JWT). Unset, a development or test
     server signs with a random key of its own, so its tokens stop working when it restarts; a
@@ -365,6 +368,16 @@ class MeetingSettings(_Section):
     token_secret: SecretStr | None = Field(None, validation_alias="MEETING_TOKEN_SECRET")
     token_ttl_s: int = Field(
         7 * 24 * 3600, ge=300, le=90 * 24 * 3600, validation_alias="MEETING_TOKEN_TTL"
+    )
+    max_participants: int = Field(50, ge=2, le=500, validation_alias="MEETING_MAX_PARTICIPANTS")
+    chat_burst: int = Field(5, ge=1, le=100, validation_alias="MEETING_CHAT_BURST")
+    chat_window_s: float = Field(5.0, gt=0, le=3600, validation_alias="MEETING_CHAT_WINDOW")
+    assistant_prompt: str | None = Field(
+        None, max_length=8000, validation_alias="MEETING_ASSISTANT_PROMPT"
+    )
+    assistant_context: int = Field(30, ge=0, le=200, validation_alias="MEETING_ASSISTANT_CONTEXT")
+    assistant_max_tokens: int = Field(
+        384, ge=16, le=4096, validation_alias="MEETING_ASSISTANT_MAX_TOKENS"
     )
 
     @field_validator("token_secret")

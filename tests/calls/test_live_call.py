@@ -17,16 +17,14 @@ import httpx
 import numpy as np
 import pytest
 import socketio
-import uvicorn
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from av import AudioFrame
 
 from parley.ai.base import AudioChunk
 from parley.ai.engine import AIEngine
 from parley.rtc.ice import use_host_addresses
-from parley.web.app import create_asgi_app
 from tests.conftest import make_settings
-from tests.live import free_port
+from tests.live import serve_app
 from tests.speech import resample
 
 RATE = 48_000
@@ -141,18 +139,10 @@ async def serving(
         webrtc={"stun_server_urls": [], "ice_host_addresses": ["127.0.0.1"], **(webrtc or {})},
         ai={"default_language": "en", **ai},
     )
-    asgi = create_asgi_app(settings, engine=engine)
-    port = free_port()
-    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    uv = uvicorn.Server(config)
-    task = asyncio.create_task(uv.serve())
-    while not uv.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", asgi.other_asgi_app
+        async with serve_app(settings, engine) as running:
+            yield running
     finally:
-        uv.should_exit = True
-        await task
         use_host_addresses(None)
 
 

@@ -67,7 +67,7 @@ async def stream_from_thread(
     finally:
         stop.set()
         if not future.done():
-            future.add_done_callback(lambda f: f.exception())
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def _ours(error: BaseException, provider: str | None) -> BaseException:

@@ -16,6 +16,7 @@ class RoomEventKind(enum.StrEnum):
     KICKED = "kicked"
     MUTED = "muted"  # by the host
     UNMUTED = "unmuted"
+    UPDATED = "updated"  # their microphone, camera or publication changed
     CLOSED = "closed"  # ended or deleted: everyone is out
 
 

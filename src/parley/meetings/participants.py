@@ -60,6 +60,11 @@ class LiveParticipants:
             await self._tell(RoomEvent(kind, meeting_id, participant))
         return participant
 
+    async def update(self, participant: Participant) -> None:
+        """Tell the listeners that `participant` (mic, camera, publication) changed."""
+        if self.get(participant.meeting_id, participant.id) is participant:
+            await self._tell(RoomEvent(RoomEventKind.UPDATED, participant.meeting_id, participant))
+
     async def close(self, meeting_id: uuid.UUID, reason: str) -> list[Participant]:
         gone = list(self._rooms.pop(meeting_id, {}).values())
         await self._tell(RoomEvent(RoomEventKind.CLOSED, meeting_id, reason=reason))

@@ -109,6 +109,11 @@ class ParticipantRegistry(Protocol):
     ) -> Participant | None:
         """The host muted (or let speak again) someone; listeners hear MUTED or UNMUTED."""
 
+    async def update(self, participant: Participant) -> None:
+        """Their microphone, camera or publication changed; listeners hear UPDATED."""
+
+    def count(self, meeting_id: uuid.UUID) -> int: ...
+
     async def close(self, meeting_id: uuid.UUID, reason: str) -> list[Participant]:
         """The meeting is over for everyone (`reason`: "ended" or "deleted"); listeners hear
         CLOSED, and the registry forgets the meeting."""

@@ -15,13 +15,16 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 
-from parley.errors import ConflictError, ForbiddenError, NotFoundError
+from parley.errors import ConflictError, ForbiddenError, NotFoundError, ParleyError
 from parley.meetings.domain import (
+    MAX_NAME,
     AssistantExchange,
     ChatMessage,
     Meeting,
     MeetingDraft,
     Participant,
+    ParticipantRole,
+    clean_text,
     utcnow,
 )
 from parley.meetings.pins import hash_pin, verify_pin
@@ -48,6 +51,10 @@ class ParticipantNotFoundError(NotFoundError):
 
 class MeetingEndedError(ConflictError):
     code = "MEETING_ENDED"
+
+
+class MeetingFullError(ConflictError):
+    code = "MEETING_FULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,41 @@ class MeetingService:
         if not pin or not await asyncio.to_thread(verify_pin, pin, meeting.pin_hash):
             raise ForbiddenError("The PIN is not this meeting's.", code="WRONG_PIN")
         return meeting
+
+    async def join(
+        self,
+        meeting_id: str | uuid.UUID,
+        display_name: str,
+        *,
+        pin: str | None = None,
+        host_token: str | None = None,
+        limit: int = 50,
+    ) -> tuple[Meeting, Participant]:
+        """Let someone into a live meeting: its PIN unless they hold its host token (then they
+        are its host). A token that is not this meeting's valid one makes a guest, PIN needed."""
+        name = clean_text(display_name, "displayName", MAX_NAME)
+        meeting = await self.get(meeting_id)
+        is_host = self._is_host_token(meeting, host_token)
+        if not is_host:
+            meeting = await self.admit(meeting.id, pin)
+        self._require_live(meeting)
+        if self.participants.count(meeting.id) >= limit:
+            raise MeetingFullError(f"This meeting already has {limit} people in it.", limit=limit)
+        role = ParticipantRole.HOST if is_host else ParticipantRole.GUEST
+        participant = Participant(meeting.id, name, role)
+        await self.participants.add(participant)
+        return meeting, participant
+
+    async def leave(self, participant: Participant) -> None:
+        await self.participants.remove(participant.meeting_id, participant.id)
+
+    def _is_host_token(self, meeting: Meeting, token: str | None) -> bool:
+        if not token:
+            return False
+        try:
+            return self._tokens.verify(token).meeting_id == meeting.id
+        except ParleyError:
+            return False
 
     # -- the host's actions on participants --------------------------------------------------
 

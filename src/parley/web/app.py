@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import socketio
@@ -26,8 +26,12 @@ from parley.calls.conversation import ConversationService
 from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
 from parley.config import Settings
+from parley.errors import ParleyError
 from parley.janus import Janus
+from parley.meetings.assistant import DEFAULT_PROMPT, AssistantConfig, MeetingAssistant
+from parley.meetings.domain import Meeting
 from parley.meetings.janus_rooms import JanusRooms, PendingRooms
+from parley.meetings.media import MeetingMedia
 from parley.meetings.participants import LiveParticipants
 from parley.meetings.service import MeetingService, MeetingStores
 from parley.meetings.tokens import HostTokens
@@ -36,6 +40,7 @@ from parley.storage.db import Database
 from parley.storage.meeting_stores import SqlMeetingStore
 from parley.storage.stores import SqlCallStore
 from parley.web.errors import install_error_handlers
+from parley.web.meeting_socket import MeetingsNamespace
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from parley.web.routes import calls, conversation, health, meetings, metrics
 from parley.web.signaling import SignalingNamespace
@@ -81,6 +86,8 @@ def create_asgi_app(settings: Settings, *, engine: AIEngine | None = None) -> so
         engineio_logger=False,
     )
     sio.register_namespace(SignalingNamespace(settings, app.state))
+    app.state.meetings_socket = MeetingsNamespace(settings)
+    sio.register_namespace(app.state.meetings_socket)
     app.state.sio = sio
     return socketio.ASGIApp(sio, other_asgi_app=app)
 
@@ -142,12 +149,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             max_live=settings.webrtc.max_live_calls,
         )
         use_host_addresses(settings.webrtc.ice_host_addresses or None)
-        warming = asyncio.create_task(warm_up(engine, app.state.conversation), name="warm-up")
+        media = MeetingMedia(janus.client if janus is not None else None, _room_ready(rooms))
+        assistant = _assistant(settings, engine, app.state.meetings)
+        socket: MeetingsNamespace | None = getattr(app.state, "meetings_socket", None)
+        if socket is not None:
+            socket.start(app.state.meetings, media, assistant)
+        app.state.meeting_media = media
+        warming = asyncio.create_task(
+            _warm(engine, app.state.conversation, assistant), name="warm-up"
+        )
         log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)
         yield
         warming.cancel()
         await asyncio.gather(warming, return_exceptions=True)
         await app.state.live.aclose()
+        if socket is not None:
+            await socket.aclose()
+        await media.aclose()
     finally:
         if owns_engine and engine is not None:
             await engine.aclose()
@@ -174,6 +192,36 @@ async def _open_meetings(
     stores = MeetingStores(meetings=store, chat=store, assistant=store)
     app.state.meetings = MeetingService(stores, rooms, LiveParticipants(), tokens)
     return rooms
+
+
+def _room_ready(rooms: JanusRooms | PendingRooms) -> Callable[[Meeting], Awaitable[bool]]:
+    async def ready(meeting: Meeting) -> bool:
+        return rooms.is_ready(meeting) or await rooms.open(meeting)
+
+    return ready
+
+
+def _assistant(settings: Settings, engine: AIEngine, service: MeetingService) -> MeetingAssistant:
+    meetings = settings.meetings
+    config = AssistantConfig(
+        system_prompt=meetings.assistant_prompt or DEFAULT_PROMPT,
+        context_messages=meetings.assistant_context,
+        max_tokens=meetings.assistant_max_tokens,
+    )
+    return MeetingAssistant(engine.llm, service, config)
+
+
+async def _warm(
+    engine: AIEngine, conversation: ConversationService, assistant: MeetingAssistant
+) -> None:
+    """The calls' prompts first (a call's greeting is the most urgent), then the assistant's."""
+    await warm_up(engine, conversation)
+    warm = getattr(engine.llm, "warm", None)
+    if warm is not None:
+        try:
+            await warm(assistant.warm_messages())
+        except ParleyError as exc:
+            log.warning("warming the assistant's prompt failed: %s", exc.message)
 
 
 async def _start_engine(settings: Settings) -> AIEngine:

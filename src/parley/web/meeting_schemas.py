@@ -19,6 +19,9 @@ from parley.meetings.domain import (
     MAX_TITLE,
     PIN_DIGITS,
     PUBLISHERS,
+    AssistantExchange,
+    ChatMessage,
+    ExchangeStatus,
     Meeting,
     MeetingDraft,
     MeetingStatus,
@@ -151,3 +154,47 @@ class ParticipantData(Schema):
 
 class ParticipantList(Schema):
     participants: list[ParticipantPublic]
+
+
+class ChatMessagePublic(Schema):
+    id: int | None
+    sender_id: str
+    sender_name: str
+    text: str
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, message: ChatMessage) -> ChatMessagePublic:
+        return cls(
+            id=message.id,
+            sender_id=message.sender_id,
+            sender_name=message.sender_name,
+            text=message.text,
+            created_at=message.created_at,
+        )
+
+
+class ExchangePublic(Schema):
+    id: uuid.UUID
+    asker_id: str
+    asker_name: str
+    question: str
+    answer: str
+    status: ExchangeStatus
+    asked_at: Timestamp
+    answered_at: Timestamp | None = None
+    first_chunk_ms: float | None = None
+
+    @classmethod
+    def of(cls, exchange: AssistantExchange) -> ExchangePublic:
+        return cls(
+            id=exchange.id,
+            asker_id=exchange.asker_id,
+            asker_name=exchange.asker_name,
+            question=exchange.question,
+            answer=exchange.answer,
+            status=exchange.status,
+            asked_at=exchange.asked_at,
+            answered_at=exchange.answered_at,
+            first_chunk_ms=exchange.first_chunk_ms,
+        )

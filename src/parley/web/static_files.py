@@ -1,4 +1,5 @@
-"""The call page: every file of `static/` at `/<name>` (`/ai-call-test.html`, `/ai-call.js`, ...)
+"""The web pages: every file of `static/` at `/<name>` (`/ai-call-test.html`, `/ai-call.js`, ...),
+the meetings home (`index.html`) at `/`, the meeting page (`meeting.html`) at `/meetings/{id}`,
 and socket.io-client, installed from npm by `scripts/setup-web.sh`, at `/vendor/socket.io.js`.
 
 Each file gets its own exact route (hidden from the OpenAPI schema) rather than a mount at `/`,
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from parley.web.envelope import error_response
@@ -24,19 +25,19 @@ REPO_ROOT = Path(__file__).resolve().parents[3]  # src/parley/web/static_files.p
 SOCKET_IO_DIST = REPO_ROOT / "web" / "node_modules" / "socket.io-client" / "dist"
 SOCKET_IO_FILE = "socket.io.esm.min.js"
 SOCKET_IO_PATH = "/vendor/socket.io.js"
+HOME_PAGE = "index.html"
+MEETING_PAGE = "meeting.html"
+MEETING_PATH = "/meetings/{meeting_id}"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def mount_static(app: FastAPI) -> None:
-    """Adds a GET/HEAD route for each file in `static/` and one for the socket.io client;
-    `/` leads to the call page (until the meetings home takes it)."""
-
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/ai-call-test.html")
-
-    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
+    """Adds a GET/HEAD route for each file in `static/` and one for the socket.io client; `/`
+    is the meetings home and `/meetings/{id}` the meeting page (which looks the meeting up)."""
     pages = StaticFiles(directory=STATIC_DIR)
+    _add(app, "/", _serve(pages, HOME_PAGE))
+    _add(app, MEETING_PATH, _serve(pages, MEETING_PAGE))
     for path in sorted(STATIC_DIR.iterdir()):
         if path.is_file() and not path.name.startswith("."):
             _add(app, f"/{path.name}", _serve(pages, path.name))

@@ -1,0 +1,124 @@
+"""The meeting assistant: a participant's question answered by the configured LLM, streamed
+chunk by chunk, with the meeting's recent chat as context.
+
+The prompt is laid out for the local LLM's prompt cache: the deployment-wide system prompt
+(`MEETING_ASSISTANT_PROMPT`, like the original's Ollama Modelfile) comes first and never changes,
+so only the context and the question are evaluated per question; the app warms the system
+prompt at start-up. The asker's last exchanges follow it, so follow-up questions work. The
+context is bounded in messages and characters, whatever the chat holds.
+
+Every exchange is stored when asked (pending) and again when answered or failed, with what was
+said before a failure and the time to the first chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from parley.ai.base import ChatMessage, LanguageModel
+from parley.errors import AIProviderError, ParleyError
+from parley.meetings.domain import AssistantExchange, Participant
+from parley.meetings.domain import ChatMessage as MeetingMessage
+from parley.meetings.service import MeetingService
+
+DEFAULT_PROMPT = (
+    "You are Parley's meeting assistant. You help the people in a video meeting: answer their "
+    "questions briefly and clearly, summarise what was said, and suggest next steps when "
+    "asked. Use the meeting chat given to you as context; if the answer is not in it, say so "
+    "rather than invent it. Answer in the language of the question."
+)
+CONTEXT_CHARS = 6000
+FOLLOW_UPS = 3
+
+OnChunk = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantConfig:
+    system_prompt: str = DEFAULT_PROMPT
+    context_messages: int = 30
+    max_tokens: int = 384
+
+
+class MeetingAssistant:
+    def __init__(
+        self, llm: LanguageModel, service: MeetingService, config: AssistantConfig
+    ) -> None:
+        self._llm = llm
+        self._service = service
+        self._config = config
+
+    async def answer(
+        self, asker: Participant, question: str, on_chunk: OnChunk
+    ) -> AssistantExchange:
+        """Ask, stream the answer to `on_chunk` as it comes, store it; the finished exchange
+        (status `failed`, with the partial answer, when the LLM fails)."""
+        exchange = await self._service.ask(asker, question)
+        return await self.stream(exchange, asker, on_chunk)
+
+    async def stream(
+        self, exchange: AssistantExchange, asker: Participant, on_chunk: OnChunk
+    ) -> AssistantExchange:
+        started = time.perf_counter()
+        first_ms: float | None = None
+        pieces: list[str] = []
+        try:
+            messages = await self.messages(asker, exchange.question)
+            async for piece in self._generate(messages):
+                if first_ms is None:
+                    first_ms = (time.perf_counter() - started) * 1000
+                pieces.append(piece)
+                await on_chunk(piece)
+        except ParleyError as exc:
+            exchange.failed(exc.message, partial="".join(pieces))
+        except BaseException:
+            exchange.failed("The answer was interrupted.", partial="".join(pieces))
+            await self._service.record_outcome(exchange)
+            raise
+        else:
+            exchange.answered("".join(pieces).strip(), first_chunk_ms=first_ms)
+        await self._service.record_outcome(exchange)
+        return exchange
+
+    async def messages(self, asker: Participant, question: str) -> list[ChatMessage]:
+        meeting_id = asker.meeting_id
+        chat = await self._service.chat_history(meeting_id, self._config.context_messages)
+        earlier = await self._service.assistant_history(meeting_id, 20)
+        follow_ups = [e for e in earlier if e.asker_id == asker.id and e.answer][-FOLLOW_UPS:]
+        messages = [ChatMessage("system", self._config.system_prompt)]
+        for exchange in follow_ups:
+            messages.append(ChatMessage("user", exchange.question))
+            messages.append(ChatMessage("assistant", exchange.answer))
+        messages.append(ChatMessage("user", _with_context(chat, asker, question)))
+        return messages
+
+    def warm_messages(self) -> Sequence[ChatMessage]:
+        return [ChatMessage("system", self._config.system_prompt), ChatMessage("user", "Hi.")]
+
+    async def _generate(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
+        stream = self._llm.stream_reply(messages, max_tokens=self._config.max_tokens)
+        try:
+            async for piece in stream:
+                yield piece
+        except ParleyError:
+            raise
+        except Exception as exc:  # a provider's own error type: never past this point
+            raise AIProviderError(f"The assistant's model failed: {exc}") from exc
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+
+def _with_context(chat: list[MeetingMessage], asker: Participant, question: str) -> str:
+    lines: list[str] = []
+    size = 0
+    for message in reversed(chat):  # the newest first, until the budget is spent
+        line = f"[{message.created_at:%H:%M}] {message.sender_name}: {message.text}"
+        size += len(line) + 1
+        if size > CONTEXT_CHARS:
+            break
+        lines.append(line)
+    lines.reverse()
+    context = "\n".join(lines) if lines else "(nothing has been said in the chat yet)"
+    return f"Meeting chat so far:\n{context}\n\nQuestion from {asker.display_name}: {question}"

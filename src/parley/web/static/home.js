@@ -1,0 +1,310 @@
+// Parley Meetings home (`/`): create a meeting (you become its host) or join one by link or id.
+// Plain ES module, no build step. Local storage (shared with meeting.js):
+//   parley.hostToken.<meetingId>  the host token POST /api/v1/meetings answered (proves the host)
+//   parley.hostedMeetings         [{id, title, createdAt}] the meetings created here (no tokens)
+//   parley.displayName            the name last used
+
+const API = "/api/v1/meetings";
+const KEYS = {
+  hostToken: (id) => `parley.hostToken.${id}`,
+  hosted: "parley.hostedMeetings",
+  name: "parley.displayName",
+};
+const MAX_RECENT = 6;
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  clock: $("clock"),
+  joinForm: $("join-form"),
+  joinInput: $("join-input"),
+  joinGo: $("join-go"),
+  joinError: $("join-error"),
+  createForm: $("create-form"),
+  title: $("title"),
+  hostName: $("host-name"),
+  pin: $("pin"),
+  maxPublishers: $("max-publishers"),
+  bitrate: $("bitrate"),
+  createError: $("create-error"),
+  createBtn: $("create-btn"),
+  recent: $("recent"),
+  recentList: $("recent-list"),
+};
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+  use.setAttribute("href", `#${name}`);
+  svg.append(use);
+  return svg;
+}
+
+const store = {
+  get(key) {
+    try {
+      return localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  set(key, value) {
+    try {
+      localStorage.setItem(key, value);
+    } catch {
+      /* private mode: nothing remembered */
+    }
+  },
+  remove(key) {
+    try {
+      localStorage.removeItem(key);
+    } catch {
+      /* ignore */
+    }
+  },
+  hosted() {
+    try {
+      const list = JSON.parse(store.get(KEYS.hosted) ?? "[]");
+      return Array.isArray(list) ? list.filter((m) => m && typeof m.id === "string") : [];
+    } catch {
+      return [];
+    }
+  },
+};
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch {
+    throw new ApiError(0, "NETWORK", "Can't reach Parley. Check your connection and try again.");
+  }
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch {
+    /* not JSON */
+  }
+  if (!response.ok || payload?.success === false) {
+    const error = payload?.error ?? {};
+    throw new ApiError(
+      response.status,
+      error.code ?? `HTTP_${response.status}`,
+      error.message ?? `The server answered ${response.status}.`,
+    );
+  }
+  return payload?.data;
+}
+
+function showError(node, message) {
+  node.replaceChildren(icon("i-alert"), el("span", "", message));
+  node.hidden = false;
+}
+
+function setBusy(button, busy) {
+  button.disabled = busy;
+  button.classList.toggle("busy", busy);
+  button.setAttribute("aria-busy", String(busy));
+}
+
+// ---- clock -----------------------------------------------------------------------------------
+
+function tick() {
+  const now = new Date();
+  const time = now.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+  const day = now.toLocaleDateString([], { weekday: "short", month: "short", day: "numeric" });
+  ui.clock.textContent = `${time} · ${day}`;
+}
+
+// ---- create ----------------------------------------------------------------------------------
+
+function readCreateForm() {
+  const title = ui.title.value.trim();
+  const hostName = ui.hostName.value.trim();
+  const pin = ui.pin.value.trim();
+  const maxPublishers = Number(ui.maxPublishers.value);
+  const invalid = (input, message) => {
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    throw new Error(message);
+  };
+  for (const input of [ui.title, ui.pin, ui.maxPublishers]) input.removeAttribute("aria-invalid");
+  if (!title) invalid(ui.title, "Give the meeting a title.");
+  if (pin && !/^[0-9]{4,12}$/.test(pin)) invalid(ui.pin, "The PIN must be 4 to 12 digits.");
+  if (!Number.isInteger(maxPublishers) || maxPublishers < 1 || maxPublishers > 25) {
+    ui.maxPublishers.closest("details").open = true;
+    invalid(ui.maxPublishers, "People on camera must be a whole number from 1 to 25.");
+  }
+  const body = { title, maxPublishers, bitrate: Number(ui.bitrate.value) };
+  if (pin) body.pin = pin;
+  if (hostName) body.hostName = hostName;
+  return body;
+}
+
+async function onCreate(event) {
+  event.preventDefault();
+  ui.createError.hidden = true;
+  let body;
+  try {
+    body = readCreateForm();
+  } catch (err) {
+    showError(ui.createError, err.message);
+    return;
+  }
+  setBusy(ui.createBtn, true);
+  try {
+    const data = await api("POST", API, body);
+    const meeting = data.meeting;
+    store.set(KEYS.hostToken(meeting.id), data.hostToken);
+    const hosted = store.hosted().filter((m) => m.id !== meeting.id);
+    hosted.unshift({ id: meeting.id, title: meeting.title, createdAt: meeting.createdAt });
+    store.set(KEYS.hosted, JSON.stringify(hosted.slice(0, 20)));
+    if (body.hostName) store.set(KEYS.name, body.hostName);
+    location.assign(`/meetings/${encodeURIComponent(meeting.id)}`);
+  } catch (err) {
+    showError(ui.createError, err.message);
+    setBusy(ui.createBtn, false);
+  }
+}
+
+// ---- join ------------------------------------------------------------------------------------
+
+/** The meeting id in a pasted link (`…/meetings/<id>`) or a bare id; null if there is none. */
+function parseMeeting(text) {
+  const value = text.trim();
+  if (!value) return null;
+  const inPath = value.match(/\/meetings\/([^/?#\s]+)/);
+  if (inPath) return decodeURIComponent(inPath[1]);
+  const uuid = value.match(UUID);
+  if (uuid) return uuid[0];
+  return /^[A-Za-z0-9_-]{4,64}$/.test(value) ? value : null;
+}
+
+async function onJoin(event) {
+  event.preventDefault();
+  ui.joinError.hidden = true;
+  ui.joinInput.removeAttribute("aria-invalid");
+  const id = parseMeeting(ui.joinInput.value);
+  if (!id) {
+    ui.joinInput.setAttribute("aria-invalid", "true");
+    showError(ui.joinError, "That doesn't look like a meeting link or ID.");
+    return;
+  }
+  setBusy(ui.joinGo, true);
+  try {
+    const data = await api("GET", `${API}/${encodeURIComponent(id)}`);
+    if (data.meeting.status === "ended") {
+      showError(ui.joinError, `"${data.meeting.title}" has ended.`);
+      setBusy(ui.joinGo, false);
+      return;
+    }
+    location.assign(`/meetings/${encodeURIComponent(data.meeting.id)}`);
+  } catch (err) {
+    const message =
+      err.status === 404 || err.status === 422
+        ? "No meeting found with that link or ID. Check it and try again."
+        : err.message;
+    ui.joinInput.setAttribute("aria-invalid", "true");
+    showError(ui.joinError, message);
+    setBusy(ui.joinGo, false);
+  }
+}
+
+// ---- meetings you host -----------------------------------------------------------------------
+
+function relativeDay(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const days = Math.floor((Date.now() - date.getTime()) / 86_400_000);
+  const time = date.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+  if (days < 1 && new Date().getDate() === date.getDate()) return `Today, ${time}`;
+  if (days < 2) return `Yesterday, ${time}`;
+  return date.toLocaleDateString([], { month: "short", day: "numeric" });
+}
+
+async function renderRecent() {
+  const hosted = store
+    .hosted()
+    .filter((m) => store.get(KEYS.hostToken(m.id)))
+    .slice(0, MAX_RECENT);
+  if (!hosted.length) return;
+  const rows = await Promise.all(
+    hosted.map(async (m) => {
+      try {
+        const data = await api("GET", `${API}/${encodeURIComponent(m.id)}`);
+        return { ...m, title: data.meeting.title, status: data.meeting.status, count: data.meeting.participantCount };
+      } catch (err) {
+        if (err.status === 404) {
+          store.remove(KEYS.hostToken(m.id));
+          return null;
+        }
+        return { ...m, status: "unknown" };
+      }
+    }),
+  );
+  const items = rows.filter(Boolean).map((m) => {
+    const link = el("a");
+    link.href = `/meetings/${encodeURIComponent(m.id)}`;
+    const badge = el("span", "r-icon");
+    badge.append(icon("i-video"));
+    const meta =
+      m.status === "ended"
+        ? "Ended"
+        : m.count
+          ? `${m.count} in the meeting`
+          : relativeDay(m.createdAt);
+    link.append(badge, el("span", "r-title", m.title || "Untitled meeting"), el("span", "r-meta", meta));
+    const li = el("li");
+    li.append(link);
+    return li;
+  });
+  ui.recentList.replaceChildren(...items);
+  ui.recent.hidden = items.length === 0;
+}
+
+// ---- start -----------------------------------------------------------------------------------
+
+function init() {
+  tick();
+  setInterval(tick, 15_000);
+  const name = store.get(KEYS.name);
+  if (name) ui.hostName.value = name;
+  ui.createForm.addEventListener("submit", onCreate);
+  ui.joinForm.addEventListener("submit", onJoin);
+  ui.joinInput.addEventListener("input", () => {
+    ui.joinGo.disabled = !ui.joinInput.value.trim();
+    ui.joinError.hidden = true;
+    ui.joinInput.removeAttribute("aria-invalid");
+  });
+  ui.pin.addEventListener("input", () => {
+    ui.pin.value = ui.pin.value.replace(/[^0-9]/g, "");
+  });
+  for (const input of [ui.title, ui.pin, ui.maxPublishers]) {
+    input.addEventListener("input", () => input.removeAttribute("aria-invalid"));
+  }
+  renderRecent();
+}
+
+init();

@@ -1,0 +1,80 @@
+"""A Python participant of `/meetings`: a real Socket.IO client that records every event."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import socketio
+
+NAMESPACE = "/meetings"
+
+
+@dataclass
+class Participant:
+    sio: socketio.AsyncClient
+    events: list[tuple[float, str, Any]] = field(default_factory=list)
+    joined: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.joined["self"]["id"])
+
+    async def request(self, event: str, payload: Any = None, within: float = 30) -> Any:
+        """Send a request and return its acknowledgement."""
+        return await self.sio.call(event, payload, namespace=NAMESPACE, timeout=within)
+
+    async def ok(self, event: str, payload: Any = None, within: float = 30) -> dict[str, Any]:
+        reply = await self.request(event, payload, within)
+        assert reply["ok"] is True, reply
+        return dict(reply)
+
+    async def join(self, meeting_id: str, name: str, **extra: Any) -> dict[str, Any]:
+        self.joined = await self.ok("join", {"meetingId": meeting_id, "displayName": name, **extra})
+        return self.joined
+
+    def received(self, name: str, test: Callable[[Any], bool] | None = None) -> list[Any]:
+        return [p for _, e, p in self.events if e == name and (test is None or test(p))]
+
+    async def wait_for(
+        self, name: str, test: Callable[[Any], bool] | None = None, within: float = 15
+    ) -> Any:
+        """The first event `name` (passing `test`) received so far or within `within` s."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            found = self.received(name, test)
+            if found:
+                return found[0]
+            await asyncio.sleep(0.02)
+        seen = [e for _, e, _ in self.events]
+        raise AssertionError(f"no {name} within {within}s; got {seen}")
+
+
+@asynccontextmanager
+async def connected(base: str) -> AsyncIterator[Participant]:
+    sio = socketio.AsyncClient()
+    person = Participant(sio)
+
+    @sio.on("*", namespace=NAMESPACE)  # type: ignore[untyped-decorator]
+    async def record(event: str, payload: Any = None) -> None:
+        person.events.append((time.monotonic(), event, payload))
+
+    await sio.connect(base, namespaces=[NAMESPACE], transports=["websocket"])
+    try:
+        yield person
+    finally:
+        await sio.disconnect()
+
+
+async def create_meeting(base: str, **fields: Any) -> tuple[dict[str, Any], str]:
+    """A new meeting through REST: (meeting, host token)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        response = await http.post("/api/v1/meetings", json={"title": "Standup", **fields})
+        assert response.status_code == 201, response.text
+        data = response.json()["data"]
+        return data["meeting"], data["hostToken"]
