@@ -156,6 +156,8 @@ class Netns:
                     outcome["result"] = asyncio.run(coroutine)
             except BaseException as exc:  # handed to the calling thread
                 outcome["error"] = exc
+            finally:
+                coroutine.close()  # no "never awaited" warning if it could not start
 
         thread = threading.Thread(target=main, name=f"netns-{self.name}", daemon=True)
         thread.start()

@@ -124,7 +124,7 @@ class Outcome:
 
     received: Received
     start_to_first_video_s: float  # from the subscriber's `start` to its first decoded frame
-    janus_candidates: set[str]  # the addresses in Janus's SDPs (answer and offer)
+    janus_candidates: set[str]  # the addresses in Janus's offer to the subscriber
     janus_pid: int
     janus_in_namespace: bool
 
@@ -332,6 +332,7 @@ async def chromium_to_aiortc(ns: Netns) -> Outcome:
             offer: str = await page.evaluate("publish()")
             assert ns.address in candidate_addresses(offer)  # and 127.0.0.1: Janus ignores it
             feed, answer = await room.publish(offer)
+            assert candidate_addresses(answer) == {ns.address}
             await page.evaluate("sdp => pc.setRemoteDescription({type: 'answer', sdp})", answer)
             await room.wait_published(feed)
             return await room.subscribe(feed)

@@ -55,6 +55,15 @@ class Participant:
         raise AssertionError(f"no {name} within {within}s; got {seen}")
 
 
+async def eventually(test: Callable[[], bool], within: float = 10, what: str = "") -> None:
+    """Until `test()` is true; an assertion error after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not test():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within}s: {what or test}")
+        await asyncio.sleep(0.05)
+
+
 @asynccontextmanager
 async def connected(base: str) -> AsyncIterator[Participant]:
     sio = socketio.AsyncClient()

@@ -495,6 +495,7 @@ class MeetingMedia:
     async def aclose(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unsubscribe = None
         for participant_id in list(self._media):
             await self.close(participant_id)
         await self._tasks.aclose()
