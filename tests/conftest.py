@@ -33,9 +33,11 @@ MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 def make_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
-    """Settings for a test: no `.env`, data under `data_dir`, overrides by section."""
+    """Settings for a test: no `.env`, data under `data_dir`, overrides by section; no Janus
+    unless the test turns it on."""
     server = {"data_dir": data_dir, "app_env": "test", "log_format": "console"}
     server.update(sections.pop("server", {}))
+    sections["janus"] = {"enabled": False, **sections.get("janus", {})}  # on only where tested
     return load_settings(None, server=server, **sections)
 
 

@@ -87,6 +87,7 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None, wait: float 
         "DATA_DIR": str(data_dir),
         "APP_ENV": "test",
         "LOG_FORMAT": "json",
+        "JANUS_ENABLED": "false",
         **(env or {}),
     }
     with log_path.open("wb") as log:

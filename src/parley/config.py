@@ -281,10 +281,11 @@ class JanusSettings(_Section):
     (WebSocket transport on 127.0.0.1, only the VideoRoom plugin, secrets generated at each
     start) and the media and NAT settings below. With `JANUS_URL`, it uses that Janus and starts
     nothing; `JANUS_API_SECRET` and `JANUS_ADMIN_KEY` are that server's `api_secret` and
-    VideoRoom `admin_key`. Off until meetings need it (`JANUS_ENABLED`).
+    VideoRoom `admin_key`. `JANUS_ENABLED=false` runs without it: meetings keep their REST,
+    chat and assistant, and their rooms wait (pending) for a start with Janus.
     """
 
-    enabled: bool = Field(False, validation_alias="JANUS_ENABLED")
+    enabled: bool = Field(True, validation_alias="JANUS_ENABLED")
     url: str | None = Field(None, validation_alias="JANUS_URL")
     api_secret: SecretStr | None = Field(None, validation_alias="JANUS_API_SECRET")
     admin_key: SecretStr | None = Field(None, validation_alias="JANUS_ADMIN_KEY")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from parley.janus.client import JanusClient, JanusEndpoint
 from parley.meetings.domain import Meeting
 from parley.meetings.janus_rooms import JanusRooms, PendingRooms
+from tests.conftest import IDLE_AI, make_settings, running_client
 
 
 async def no_meetings() -> list[Meeting]:
@@ -36,3 +41,18 @@ async def test_pending_rooms_stand_in_when_janus_is_off() -> None:
     await rooms.mute(meeting, 1, "0", mute=True)
     await rooms.close(meeting)
     await rooms.aclose()
+
+
+async def test_the_app_serves_when_janus_cannot_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Janus is on by default; a machine without it still serves calls and meetings (no media)."""
+    settings = make_settings(
+        tmp_path, janus={"enabled": True, "binary": str(tmp_path / "no-janus")}, **IDLE_AI
+    )
+    async with running_client(settings) as client:
+        created = await client.post("/api/v1/meetings", json={"title": "No SFU"})
+        assert created.status_code == 201
+        assert created.json()["data"]["meeting"]["mediaReady"] is False
+        assert (await client.get("/readyz")).status_code == 200
+    assert "Janus did not start, meetings will have no media" in caplog.text

@@ -2,9 +2,9 @@
 lifespan (database, AI engine, live calls, Janus when `JANUS_ENABLED`, the meetings' rooms), in
 reverse order.
 
-Janus is opt-in for now (`JANUS_ENABLED=false` by default): the test suite starts many servers
-that would each start a Janus. Without it the meetings REST works and their rooms stay pending
-(`meetings.janus_rooms`).
+Janus starts with the app (`JANUS_ENABLED`, on by default; tests turn it off unless they test
+media). Without it, or when it cannot start, the meetings' REST, chat and assistant work and
+their rooms stay pending (`meetings.janus_rooms`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from parley.calls.conversation import ConversationService
 from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
 from parley.config import Settings
-from parley.errors import ParleyError
+from parley.errors import JanusError, ParleyError
 from parley.janus import Janus
 from parley.meetings.assistant import DEFAULT_PROMPT, AssistantConfig, MeetingAssistant
 from parley.meetings.domain import Meeting
@@ -127,7 +127,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             revision = await database.upgrade()
             log.info("database %s at revision %s", database.describe(), revision)
         if settings.janus.enabled:
-            janus = await Janus.open(settings.janus)
+            janus = await _open_janus(settings)
         app.state.janus = janus
         rooms = await _open_meetings(app, settings, database, janus)
         if engine is None:
@@ -192,6 +192,17 @@ async def _open_meetings(
     stores = MeetingStores(meetings=store, chat=store, assistant=store)
     app.state.meetings = MeetingService(stores, rooms, LiveParticipants(), tokens)
     return rooms
+
+
+async def _open_janus(settings: Settings) -> Janus | None:
+    """Janus, or None when it cannot start: the rest of Parley serves all the same, meetings
+    without media (their rooms pending), and the log and `parley doctor` say why."""
+    try:
+        return await Janus.open(settings.janus)
+    except (JanusError, OSError) as exc:
+        message = exc.message if isinstance(exc, JanusError) else str(exc)
+        log.error("Janus did not start, meetings will have no media: %s", message)
+        return None
 
 
 def _room_ready(rooms: JanusRooms | PendingRooms) -> Callable[[Meeting], Awaitable[bool]]:
