@@ -3,9 +3,10 @@ chunk by chunk, with the meeting's recent chat as context.
 
 The prompt is laid out for the local LLM's prompt cache: the deployment-wide system prompt
 (`MEETING_ASSISTANT_PROMPT`, like the original's Ollama Modelfile) comes first and never changes,
-so only the context and the question are evaluated per question; the app warms the system
-prompt at start-up. The asker's last exchanges follow it, so follow-up questions work. The
-context is bounded in messages and characters, whatever the chat holds.
+then the chat, which only grows at its end, so a question evaluates little more than itself;
+the app warms the system prompt at start-up. The asker's last exchange comes before the
+question, so a follow-up question works. The context is bounded in messages and characters,
+whatever the chat holds.
 
 Every exchange is stored when asked (pending) and again when answered or failed, with what was
 said before a failure and the time to the first chunk.
@@ -30,7 +31,7 @@ DEFAULT_PROMPT = (
     "rather than invent it. Answer in the language of the question."
 )
 CONTEXT_CHARS = 6000
-FOLLOW_UPS = 3
+FOLLOW_UP_CHARS = 400  # of the asker's last answer, kept for a follow-up question
 
 OnChunk = Callable[[str], Awaitable[None]]
 
@@ -83,19 +84,27 @@ class MeetingAssistant:
         return exchange
 
     async def messages(self, asker: Participant, question: str) -> list[ChatMessage]:
+        """System prompt, then the chat, then the asker's last exchange, then the question: the
+        order in which they change least often, so the LLM's cached prefix covers the most (the
+        chat only grows at its end). On this machine the local model evaluates new prompt
+        tokens at a few hundred per second at best, so the time to the first chunk is mostly
+        what is not in the cache."""
         meeting_id = asker.meeting_id
         chat = await self._service.chat_history(meeting_id, self._config.context_messages)
         earlier = await self._service.assistant_history(meeting_id, 20)
-        follow_ups = [e for e in earlier if e.asker_id == asker.id and e.answer][-FOLLOW_UPS:]
-        messages = [ChatMessage("system", self._config.system_prompt)]
-        for exchange in follow_ups:
-            messages.append(ChatMessage("user", exchange.question))
-            messages.append(ChatMessage("assistant", exchange.answer))
-        messages.append(ChatMessage("user", _with_context(chat, asker, question)))
+        mine = [e for e in earlier if e.asker_id == asker.id and e.answer]
+        system = f"{self._config.system_prompt}\n\n{_context(chat)}"
+        messages = [ChatMessage("system", system)]
+        if mine:  # the last exchange only: every token here is evaluated again for each question
+            last = mine[-1]
+            messages.append(ChatMessage("user", _question(last.asker_name, last.question)))
+            messages.append(ChatMessage("assistant", last.answer[:FOLLOW_UP_CHARS]))
+        messages.append(ChatMessage("user", _question(asker.display_name, question)))
         return messages
 
     def warm_messages(self) -> Sequence[ChatMessage]:
-        return [ChatMessage("system", self._config.system_prompt), ChatMessage("user", "Hi.")]
+        system = f"{self._config.system_prompt}\n\n{_context([])}"
+        return [ChatMessage("system", system), ChatMessage("user", _question("Someone", "Hi."))]
 
     async def _generate(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
         stream = self._llm.stream_reply(messages, max_tokens=self._config.max_tokens)
@@ -110,7 +119,7 @@ class MeetingAssistant:
             await stream.aclose()  # type: ignore[attr-defined]
 
 
-def _with_context(chat: list[MeetingMessage], asker: Participant, question: str) -> str:
+def _context(chat: list[MeetingMessage]) -> str:
     lines: list[str] = []
     size = 0
     for message in reversed(chat):  # the newest first, until the budget is spent
@@ -120,5 +129,9 @@ def _with_context(chat: list[MeetingMessage], asker: Participant, question: str)
             break
         lines.append(line)
     lines.reverse()
-    context = "\n".join(lines) if lines else "(nothing has been said in the chat yet)"
-    return f"Meeting chat so far:\n{context}\n\nQuestion from {asker.display_name}: {question}"
+    said = "\n".join(lines) if lines else "(nothing yet)"
+    return f"The meeting chat so far, oldest first:\n{said}"
+
+
+def _question(name: str, question: str) -> str:
+    return f"{name} asks: {question}"
