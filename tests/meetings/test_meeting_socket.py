@@ -16,7 +16,7 @@ import pytest
 from parley.ai.engine import AIEngine
 from parley.meetings.domain import ExchangeStatus
 from parley.meetings.service import MeetingService
-from tests.conftest import make_settings
+from tests.conftest import IDLE_AI, make_settings
 from tests.live import serve_app
 from tests.meetings.client import connected, create_meeting
 
@@ -241,3 +241,24 @@ async def test_leaving_disconnecting_and_deleting(app: tuple[str, Any]) -> None:
         assert (await ann.wait_for("meeting-closed"))["reason"] == "deleted"
         await asyncio.sleep(0.1)
         assert state.state.meetings_socket.members == 0
+
+
+async def test_a_failing_assistant_model_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """The LLM is an OpenAI-compatible server that is not there (refused connection)."""
+    settings = make_settings(tmp_path, webrtc={"stun_server_urls": []}, **IDLE_AI)
+    async with serve_app(settings) as (base, state):
+        meeting, _ = await create_meeting(base)
+        async with connected(base) as ann:
+            await ann.join(meeting["id"], "Ann")
+            asked = await ann.ok("ask", {"question": "Are you there?"})
+            failed = await ann.wait_for("assistant-error", within=30)
+            assert failed["exchangeId"] == asked["exchangeId"]
+            assert failed["code"] == "AI_PROVIDER_ERROR"
+            assert failed["message"]
+            # The meeting goes on: chat works, and the next question is accepted.
+            assert (await ann.ok("chat", {"text": "still here"}))["message"]
+            assert (await ann.ok("ask", {"question": "And now?"}))["exchangeId"]
+        service: MeetingService = state.state.meetings
+        exchanges = await service.assistant_history(uuid.UUID(meeting["id"]))
+        assert exchanges[0].status is ExchangeStatus.FAILED
+        assert exchanges[0].error
