@@ -1,5 +1,6 @@
-"""The call page's files: one exact route each (the API keeps its own 404/405), revalidation
-headers, and a 503 that says what to run when socket.io-client is not installed."""
+"""The web pages' files: one exact route each (the API keeps its own 404/405), revalidation
+headers, the meetings home at `/` and the meeting page at `/meetings/{id}`, and a 503 that says
+what to run when socket.io-client is not installed."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +34,11 @@ async def web(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ("/ai-call-test.html", "text/html"),
         ("/ai-call.js", "javascript"),
         ("/ai-call.css", "text/css"),
+        ("/", "text/html"),
+        ("/meetings/3f1c0e9a-8d1b-4c55-9b8e-2f7a4a1d6c10", "text/html"),
+        ("/meeting.js", "javascript"),
+        ("/home.js", "javascript"),
+        ("/meeting.css", "text/css"),
     ],
 )
 async def test_page_files_are_served(web: httpx.AsyncClient, path: str, media_type: str) -> None:
@@ -50,6 +56,25 @@ async def test_the_page_loads_its_own_files(web: httpx.AsyncClient) -> None:
     assert 'href="/ai-call.css"' in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in html
+
+
+@pytest.mark.parametrize(
+    ("path", "script"),
+    [("/", "/home.js"), ("/meetings/any-meeting-id", "/meeting.js")],
+)
+async def test_the_meeting_pages_load_their_own_files(
+    web: httpx.AsyncClient, path: str, script: str
+) -> None:
+    html = (await web.get(path)).text
+    assert f'src="{script}"' in html
+    assert 'href="/meeting.css"' in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in html
+
+
+async def test_the_meeting_page_is_only_one_level_deep(web: httpx.AsyncClient) -> None:
+    assert (await web.get("/meetings/some-id/more")).status_code == 404
+    assert (await web.post("/meetings/some-id")).status_code == 405
 
 
 async def test_socket_io_client_comes_from_node_modules(web: httpx.AsyncClient) -> None:
@@ -79,4 +104,7 @@ async def test_the_api_keeps_its_own_errors(web: httpx.AsyncClient, app: FastAPI
     wrong_method = await web.get("/api/v1/calls/some-id/connect")
     assert wrong_method.status_code == 405
     assert (await web.post("/ai-call.js")).status_code == 405
-    assert not any(path.startswith(("/ai-call", "/vendor")) for path in app.openapi()["paths"])
+    assert not any(
+        path.startswith(("/ai-call", "/vendor", "/meetings")) or path == "/"
+        for path in app.openapi()["paths"]
+    )
