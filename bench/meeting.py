@@ -12,8 +12,9 @@ The participants are aiortc peers negotiating through `/meetings` as browsers do
   receives N-1 videos), measured from Janus's /proc over a steady window. The load generator
   (this process: aiortc encoding and decoding in Python) is printed too; on 2 cores it is what
   runs out first.
-- **assistant**: questions over `/meetings` with some chat as context: time from `ask` to the
-  first `assistant-chunk` at the client, and the server's own `firstChunkMs`.
+- **assistant**: questions over `/meetings` with some chat as context, one every few seconds
+  (3 s after the last answer: reading it and typing the next question take longer): time from
+  `ask` to the first `assistant-chunk` at the client, and the server's own `firstChunkMs`.
 
 Prints figures; asserts nothing. Needs root (network namespaces).
 
@@ -43,6 +44,7 @@ from bench.procstats import cpu_times
 from parley.janus.process import JanusSupervisor
 
 WINDOW_S = 6.0
+THINK_S = 3.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -137,10 +139,13 @@ async def assistant(base: str, questions: int) -> tuple[list[float], list[float]
         for line in ("We agreed to ship the beta on Friday.", "Mina owns the release notes.",
                      "The budget review moved to next Tuesday."):  # fmt: skip
             await person.ok("chat", {"text": line})
+        await asyncio.sleep(2)  # questions come a moment after the chat (which is then warm)
         asks = ["When do we ship the beta?", "Who writes the release notes?",
                 "When is the budget review?", "Summarise the meeting in one sentence.",
                 "What should we do next?"]  # fmt: skip
         for n in range(questions):
+            if n:
+                await asyncio.sleep(THINK_S)  # the asker reads the answer, types the next one
             seen = len(person.received("assistant-chunk"))
             started = time.monotonic()
             asked = await person.ok("ask", {"question": asks[n % len(asks)]})
@@ -176,6 +181,7 @@ async def main(ns: Netns, args: argparse.Namespace, workdir: Path) -> None:
             client, server = await assistant(base, args.questions)
             print(f"assistant ask → first chunk at the client: {summary(client)}")
             print(f"assistant first chunk (server's firstChunkMs): {summary(server)}")
+            print("  in order (ms):", " ".join(f"{v * 1000:.0f}" for v in server))
 
 
 def _of(exchange_id: str) -> Callable[[Any], bool]:

@@ -91,7 +91,8 @@ async def first_loud(ear: Ear, since: float, within: float = 30) -> float | None
 
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-    ai = {"stt_window_s": args.window, "llm_temperature": 0.0, "llm_threads": args.llm_threads}
+    ai = {"stt_window_s": args.window, "llm_temperature": 0.0, "llm_threads": args.llm_threads,
+          "llm_batch_threads": args.llm_batch_threads}  # fmt: skip
     settings = make_settings(workdir, ai=ai)
     await asyncio.to_thread(install_local_models, settings)
     engine = build_engine(settings)
@@ -170,6 +171,7 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--llm-threads", type=int, default=0, help="0: the setting's default")
+    parser.add_argument("--llm-batch-threads", type=int, default=0, help="0: the setting's default")
     parser.add_argument("--verbose", action="store_true", help="every turn's stages")
     parser.add_argument("--no-echo-guard", action="store_true")
     parser.add_argument("--min-speech", type=float, default=0.064, help="TURN_MIN_SPEECH")

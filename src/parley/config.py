@@ -236,6 +236,7 @@ class AISettings(_Section):
     llm_model_path: Path | None = Field(None, validation_alias="LLM_MODEL_PATH")
     llm_context: int = Field(4096, ge=512, le=131072, validation_alias="LLM_CONTEXT")
     llm_threads: int = Field(0, ge=0, le=256, validation_alias="LLM_THREADS")
+    llm_batch_threads: int = Field(0, ge=0, le=256, validation_alias="LLM_BATCH_THREADS")
     llm_max_tokens: int = Field(200, ge=16, le=4096, validation_alias="LLM_MAX_TOKENS")
     llm_temperature: float = Field(0.6, ge=0, le=2, validation_alias="LLM_TEMPERATURE")
     llm_base_url: str | None = Field(None, validation_alias="LLM_BASE_URL")

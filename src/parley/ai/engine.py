@@ -137,8 +137,9 @@ def _llm(settings: Settings) -> LanguageModel:
 
         path = ai.llm_model_path or assets.QWEN_05B.path(ai.models_path)
         return LlamaCppLLM(
-            path, context=ai.llm_context, threads=ai.llm_threads, temperature=ai.llm_temperature
-        )
+            path, context=ai.llm_context, threads=ai.llm_threads,
+            batch_threads=ai.llm_batch_threads, temperature=ai.llm_temperature,
+        )  # fmt: skip
     from parley.ai.openai_providers import OpenAIChatLLM
 
     if ai.llm == "ollama":

@@ -14,7 +14,10 @@ said before a failure and the time to the first chunk.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +26,7 @@ from parley.errors import AIProviderError, ParleyError
 from parley.meetings.domain import AssistantExchange, Participant
 from parley.meetings.domain import ChatMessage as MeetingMessage
 from parley.meetings.service import MeetingService
+from parley.tasks import TaskSet
 
 DEFAULT_PROMPT = (
     "You are Parley's meeting assistant. You help the people in a video meeting: answer their "
@@ -33,7 +37,11 @@ DEFAULT_PROMPT = (
 CONTEXT_CHARS = 6000
 FOLLOW_UP_CHARS = 400  # of the asker's last answer, kept for a follow-up question
 
+WARM_AFTER_S = 1.0  # of quiet in the chat before its context is evaluated ahead of questions
+
+log = logging.getLogger("parley.meetings.assistant")
 OnChunk = Callable[[str], Awaitable[None]]
+Warm = Callable[[Sequence[ChatMessage]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,44 @@ class MeetingAssistant:
         self._llm = llm
         self._service = service
         self._config = config
+        self._warm: Warm | None = getattr(llm, "warm", None)
+        self._warming: dict[tuple[uuid.UUID, str], asyncio.Task[None]] = {}
+        self._tasks = TaskSet("assistant")
+
+    def chat_changed(self, meeting_id: uuid.UUID) -> None:
+        """The meeting's chat grew: evaluate the new context in the background, once the chat
+        has been quiet for a moment, so that the next question evaluates little more than
+        itself (a local LLM only; a cloud one has nothing to warm)."""
+        self._start_warming((meeting_id, ""), None, delay_s=WARM_AFTER_S)
+
+    async def aclose(self) -> None:
+        await self._tasks.aclose()
+        self._warming.clear()
+
+    def _start_warming(
+        self, key: tuple[uuid.UUID, str], asker: Participant | None, *, delay_s: float
+    ) -> None:
+        if self._warm is None:
+            return
+        running = self._warming.get(key)
+        if running is not None and not running.done():
+            running.cancel()
+        self._warming[key] = self._tasks.start(self._warm_up(key, asker, delay_s), "warm")
+
+    async def _warm_up(
+        self, key: tuple[uuid.UUID, str], asker: Participant | None, delay_s: float
+    ) -> None:
+        """Evaluate the prompt the next question (of `asker`, or of anyone) will start with."""
+        assert self._warm is not None
+        try:
+            await asyncio.sleep(delay_s)
+            prompt = await self._prompt(key[0], asker)
+            await self._warm([*prompt, ChatMessage("user", "…")])
+        except ParleyError as exc:
+            log.info("warming the assistant's context failed: %s", exc.message)
+        finally:
+            if self._warming.get(key) is asyncio.current_task():
+                del self._warming[key]
 
     async def answer(
         self, asker: Participant, question: str, on_chunk: OnChunk
@@ -81,25 +127,32 @@ class MeetingAssistant:
         else:
             exchange.answered("".join(pieces).strip(), first_chunk_ms=first_ms)
         await self._service.record_outcome(exchange)
+        if exchange.answer:  # a follow-up question will start with this exchange: evaluate it
+            self._start_warming((asker.meeting_id, asker.id), asker, delay_s=0)
         return exchange
 
     async def messages(self, asker: Participant, question: str) -> list[ChatMessage]:
-        """System prompt, then the chat, then the asker's last exchange, then the question: the
-        order in which they change least often, so the LLM's cached prefix covers the most (the
-        chat only grows at its end). On this machine the local model evaluates new prompt
-        tokens at a few hundred per second at best, so the time to the first chunk is mostly
-        what is not in the cache."""
-        meeting_id = asker.meeting_id
+        """The prompt for `asker`'s `question`."""
+        prompt = await self._prompt(asker.meeting_id, asker)
+        return [*prompt, ChatMessage("user", _question(asker.display_name, question))]
+
+    async def _prompt(self, meeting_id: uuid.UUID, asker: Participant | None) -> list[ChatMessage]:
+        """System prompt, then the chat, then the asker's last exchange: the order in which they
+        change least often, so that the LLM's cached prefix covers the most (the chat only
+        grows at its end). The local model evaluates a new prompt at ~100-200 tokens/s here,
+        so the time to the first chunk is mostly what is not in the cache; the chat and each
+        answered exchange are therefore evaluated ahead, in the background."""
         chat = await self._service.chat_history(meeting_id, self._config.context_messages)
-        earlier = await self._service.assistant_history(meeting_id, 20)
-        mine = [e for e in earlier if e.asker_id == asker.id and e.answer]
         system = f"{self._config.system_prompt}\n\n{_context(chat)}"
         messages = [ChatMessage("system", system)]
-        if mine:  # the last exchange only: every token here is evaluated again for each question
+        if asker is None:
+            return messages
+        earlier = await self._service.assistant_history(meeting_id, 20)
+        mine = [e for e in earlier if e.asker_id == asker.id and e.answer]
+        if mine:
             last = mine[-1]
             messages.append(ChatMessage("user", _question(last.asker_name, last.question)))
             messages.append(ChatMessage("assistant", last.answer[:FOLLOW_UP_CHARS]))
-        messages.append(ChatMessage("user", _question(asker.display_name, question)))
         return messages
 
     def warm_messages(self) -> Sequence[ChatMessage]:

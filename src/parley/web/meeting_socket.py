@@ -165,6 +165,8 @@ class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self._unsubscribe()
             self._unsubscribe = None
         await self._tasks.aclose()
+        if self._assistant is not None:
+            await self._assistant.aclose()
         for member in list(self._members.values()):
             await self._forget(member)
         if self._media is not None:
@@ -313,6 +315,8 @@ class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     retryAfter=round(wait, 1),
                 )  # fmt: skip
             message = await self._require_service().post_message(member.participant, text)
+            if self._assistant is not None:
+                self._assistant.chat_changed(member.meeting.id)
             view = _dump(ChatMessagePublic.of(message))
             await self.emit("chat-message", {"message": view}, room=room_of(member.meeting.id))
             return {"message": view}

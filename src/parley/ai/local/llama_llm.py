@@ -32,6 +32,13 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def default_batch_threads() -> int:
+    """Every core, for evaluating a prompt: one batch per layer is long enough that a thread
+    losing its core for a moment costs little, and a new prompt evaluates about twice as fast
+    on 2 threads as on 1 here (20 new words: 0.60 → 0.36 s to the first token)."""
+    return os.cpu_count() or 1
+
+
 class LlamaCppLLM:
     def __init__(
         self,
@@ -39,12 +46,14 @@ class LlamaCppLLM:
         *,
         context: int = 4096,
         threads: int = 0,
+        batch_threads: int = 0,
         temperature: float = 0.6,
     ) -> None:
         self.name = f"llama.cpp {model_path.stem}"
         self._path = model_path
         self._context = context
         self._threads = threads or default_threads()
+        self._batch_threads = batch_threads or default_batch_threads()
         self._temperature = temperature
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="llm")
         self._llama: Any = None
@@ -84,7 +93,7 @@ class LlamaCppLLM:
 
             llama = Llama(
                 model_path=str(self._path), n_ctx=self._context, n_threads=self._threads,
-                n_threads_batch=self._threads, n_batch=512, verbose=False,
+                n_threads_batch=self._batch_threads, n_batch=512, verbose=False,
             )  # fmt: skip
             llama.set_cache(LlamaRAMCache(capacity_bytes=STATE_CACHE_BYTES))
             self._llama = llama
