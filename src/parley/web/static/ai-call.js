@@ -3,8 +3,9 @@
 // Plain ES module, no build step. `?demo=1` (or `?demo=2`) renders a canned conversation without
 // connecting; `?rawmic=1` turns the browser's echo cancellation, noise suppression and gain off.
 
+import { el, icon, loadSocketIo } from "/dom.js";
+
 const API = "/api/v1/calls";
-const SOCKET_IO_URL = "/vendor/socket.io.js";
 const NAMESPACE = "/signaling";
 const AI_PEER = "ai-server";
 const JOIN_TIMEOUT_MS = 10_000;
@@ -96,23 +97,6 @@ const ui = {
   statBarge: $("stat-barge"),
   audio: $("remote-audio"),
 };
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function icon(name) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("class", "icon");
-  svg.setAttribute("aria-hidden", "true");
-  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-  use.setAttribute("href", `#${name}`);
-  svg.append(use);
-  return svg;
-}
 
 // ---- page state ------------------------------------------------------------------------------
 
@@ -359,25 +343,11 @@ function micErrorMessage(err) {
 
 // ---- socket.io client (from npm, served by Parley) -------------------------------------------
 
-let socketIoModule = null;
-
-function loadSocketIo() {
-  socketIoModule ??= import(SOCKET_IO_URL).catch(async () => {
-    socketIoModule = null;
-    throw new UserError(await explainVendorFailure());
+function loadVendor() {
+  const fallback = "socket.io 클라이언트를 불러오지 못했습니다. · Couldn't load the socket.io client.";
+  return loadSocketIo(fallback).catch((err) => {
+    throw new UserError(err.message);
   });
-  return socketIoModule;
-}
-
-async function explainVendorFailure() {
-  try {
-    const response = await fetch(SOCKET_IO_URL, { cache: "no-store" });
-    const payload = await response.json();
-    if (payload?.error?.message) return payload.error.message;
-  } catch {
-    /* fall through */
-  }
-  return "socket.io 클라이언트를 불러오지 못했습니다. · Couldn't load the socket.io client.";
 }
 
 function connectSocket(io, s) {
@@ -487,7 +457,7 @@ async function setUpCall(s) {
     s.stream = stream;
     if (s.closed) stream.getTracks().forEach((track) => track.stop());
   });
-  const [{ config }, , io] = await live(Promise.all([api("GET", `${API}/config`), mic, loadSocketIo()]));
+  const [{ config }, , io] = await live(Promise.all([api("GET", `${API}/config`), mic, loadVendor()]));
   startMicMeter(s);
   const { call } = await live(api("POST", API, { callerNumber: s.settings.callerNumber }));
   s.call = call;

@@ -4,6 +4,8 @@
 //   parley.hostedMeetings         [{id, title, createdAt}] the meetings created here (no tokens)
 //   parley.displayName            the name last used
 
+import { el, icon, store } from "/dom.js";
+
 const API = "/api/v1/meetings";
 const KEYS = {
   hostToken: (id) => `parley.hostToken.${id}`,
@@ -32,54 +34,15 @@ const ui = {
   recentList: $("recent-list"),
 };
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
+/** The meetings this browser created (and may hold the host token of), newest first. */
+function hostedMeetings() {
+  try {
+    const list = JSON.parse(store.get(KEYS.hosted) ?? "[]");
+    return Array.isArray(list) ? list.filter((m) => m && typeof m.id === "string") : [];
+  } catch {
+    return [];
+  }
 }
-
-function icon(name) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("class", "icon");
-  svg.setAttribute("aria-hidden", "true");
-  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-  use.setAttribute("href", `#${name}`);
-  svg.append(use);
-  return svg;
-}
-
-const store = {
-  get(key) {
-    try {
-      return localStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  },
-  set(key, value) {
-    try {
-      localStorage.setItem(key, value);
-    } catch {
-      /* private mode: nothing remembered */
-    }
-  },
-  remove(key) {
-    try {
-      localStorage.removeItem(key);
-    } catch {
-      /* ignore */
-    }
-  },
-  hosted() {
-    try {
-      const list = JSON.parse(store.get(KEYS.hosted) ?? "[]");
-      return Array.isArray(list) ? list.filter((m) => m && typeof m.id === "string") : [];
-    } catch {
-      return [];
-    }
-  },
-};
 
 class ApiError extends Error {
   constructor(status, code, message) {
@@ -178,7 +141,7 @@ async function onCreate(event) {
     const data = await api("POST", API, body);
     const meeting = data.meeting;
     store.set(KEYS.hostToken(meeting.id), data.hostToken);
-    const hosted = store.hosted().filter((m) => m.id !== meeting.id);
+    const hosted = hostedMeetings().filter((m) => m.id !== meeting.id);
     hosted.unshift({ id: meeting.id, title: meeting.title, createdAt: meeting.createdAt });
     store.set(KEYS.hosted, JSON.stringify(hosted.slice(0, 20)));
     if (body.hostName) store.set(KEYS.name, body.hostName);
@@ -245,8 +208,7 @@ function relativeDay(iso) {
 }
 
 async function renderRecent() {
-  const hosted = store
-    .hosted()
+  const hosted = hostedMeetings()
     .filter((m) => store.get(KEYS.hostToken(m.id)))
     .slice(0, MAX_RECENT);
   if (!hosted.length) return;

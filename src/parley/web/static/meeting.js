@@ -44,8 +44,9 @@
 //   parley.hostToken.<meetingId> (set by the home page; sent as `hostToken` in `join`).
 // Shortcuts: Ctrl/⌘+D microphone, Ctrl/⌘+E camera, Esc closes the side panel.
 
+import { el, icon, loadSocketIo, store } from "/dom.js";
+
 const API = "/api/v1/meetings";
-const SOCKET_IO_URL = "/vendor/socket.io.js";
 const NAMESPACE = "/meetings";
 const REQUEST_TIMEOUT_MS = 12_000;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -169,40 +170,6 @@ const ui = {
   confirmTitle: $("confirm-title"),
   confirmText: $("confirm-text"),
   confirmOk: $("confirm-ok"),
-};
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function icon(name) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("class", "icon");
-  svg.setAttribute("aria-hidden", "true");
-  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-  use.setAttribute("href", `#${name}`);
-  svg.append(use);
-  return svg;
-}
-
-const store = {
-  get(key) {
-    try {
-      return localStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  },
-  set(key, value) {
-    try {
-      localStorage.setItem(key, value);
-    } catch {
-      /* private mode: nothing remembered */
-    }
-  },
 };
 
 function initials(name) {
@@ -720,26 +687,11 @@ function onJoinFailed(err) {
 
 // ---- Socket.IO -------------------------------------------------------------------------------
 
-let socketIoModule = null;
-
-function loadSocketIo() {
-  socketIoModule ??= import(SOCKET_IO_URL).catch(async () => {
-    socketIoModule = null;
-    let message = "Couldn't load the Socket.IO client.";
-    try {
-      const payload = await (await fetch(SOCKET_IO_URL, { cache: "no-store" })).json();
-      message = payload?.error?.message ?? message;
-    } catch {
-      /* keep the generic message */
-    }
-    throw new RequestError("CLIENT_MISSING", message);
-  });
-  return socketIoModule;
-}
-
 async function connectSocket() {
   if (DEMO !== null) return;
-  const { io } = await loadSocketIo();
+  const { io } = await loadSocketIo("Couldn't load the Socket.IO client.").catch((err) => {
+    throw new RequestError("CLIENT_MISSING", err.message);
+  });
   const socket = io(NAMESPACE, { timeout: CONNECT_TIMEOUT_MS, reconnectionDelayMax: 4000 });
   rtc.socket = socket;
   bindSocket(socket);
