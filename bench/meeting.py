@@ -167,7 +167,7 @@ async def main(ns: Netns, args: argparse.Namespace, workdir: Path) -> None:
         supervisor = app.state.janus.server
         assert isinstance(supervisor, JanusSupervisor)
         assert supervisor.pid is not None
-        await asyncio.sleep(3)  # the LLM's prompt cache warms in the background
+        await asyncio.sleep(12)  # the LLM prompt cache warms in the background after start
         print(f"Meetings bench ({os.cpu_count()} cores), Janus PID {supervisor.pid}")
         if args.joins:
             print(f"join → first remote video frame: {summary(await joins(base, args.joins))}")

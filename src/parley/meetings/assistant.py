@@ -41,7 +41,7 @@ WARM_AFTER_S = 1.0  # of quiet in the chat before its context is evaluated ahead
 
 log = logging.getLogger("parley.meetings.assistant")
 OnChunk = Callable[[str], Awaitable[None]]
-Warm = Callable[[Sequence[ChatMessage]], Awaitable[None]]
+Warm = Callable[..., Awaitable[None]]  # (messages, *, all_cores: bool) -> None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,12 @@ class AssistantConfig:
 
 class MeetingAssistant:
     def __init__(
-        self, llm: LanguageModel, service: MeetingService, config: AssistantConfig
+        self,
+        llm: LanguageModel,
+        service: MeetingService,
+        config: AssistantConfig,
+        *,
+        calls_live: Callable[[], bool] = lambda: False,
     ) -> None:
         self._llm = llm
         self._service = service
@@ -61,6 +66,7 @@ class MeetingAssistant:
         self._warm: Warm | None = getattr(llm, "warm", None)
         self._warming: dict[tuple[uuid.UUID, str], asyncio.Task[None]] = {}
         self._tasks = TaskSet("assistant")
+        self._calls_live = calls_live
 
     def chat_changed(self, meeting_id: uuid.UUID) -> None:
         """The meeting's chat grew: evaluate the new context in the background, once the chat
@@ -90,7 +96,8 @@ class MeetingAssistant:
         try:
             await asyncio.sleep(delay_s)
             prompt = await self._prompt(key[0], asker)
-            await self._warm([*prompt, ChatMessage("user", "…")])
+            # On every core unless an AI call is live (its audio path needs a core).
+            await self._warm([*prompt, ChatMessage("user", "…")], all_cores=not self._calls_live())
         except ParleyError as exc:
             log.info("warming the assistant's context failed: %s", exc.message)
         finally:

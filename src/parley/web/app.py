@@ -150,7 +150,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         use_host_addresses(settings.webrtc.ice_host_addresses or None)
         media = MeetingMedia(janus.client if janus is not None else None, _room_ready(rooms))
-        assistant = _assistant(settings, engine, app.state.meetings)
+        assistant = _assistant(settings, engine, app.state.meetings, app.state.live)
         socket: MeetingsNamespace | None = getattr(app.state, "meetings_socket", None)
         if socket is not None:
             socket.start(app.state.meetings, media, assistant)
@@ -212,14 +212,16 @@ def _room_ready(rooms: JanusRooms | PendingRooms) -> Callable[[Meeting], Awaitab
     return ready
 
 
-def _assistant(settings: Settings, engine: AIEngine, service: MeetingService) -> MeetingAssistant:
+def _assistant(
+    settings: Settings, engine: AIEngine, service: MeetingService, live: LiveCalls
+) -> MeetingAssistant:
     meetings = settings.meetings
     config = AssistantConfig(
         system_prompt=meetings.assistant_prompt or DEFAULT_PROMPT,
         context_messages=meetings.assistant_context,
         max_tokens=meetings.assistant_max_tokens,
     )
-    return MeetingAssistant(engine.llm, service, config)
+    return MeetingAssistant(engine.llm, service, config, calls_live=lambda: len(live) > 0)
 
 
 async def _warm(

@@ -61,13 +61,19 @@ class LlamaCppLLM:
     async def load(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._ensure_model)
 
-    async def stream_reply(
+    def stream_reply(
         self, messages: Sequence[ChatMessage], *, max_tokens: int
+    ) -> AsyncIterator[str]:
+        """Someone waits for this reply: its new prompt is evaluated on `batch_threads`."""
+        return self._stream(messages, max_tokens, self._batch_threads)
+
+    async def _stream(
+        self, messages: Sequence[ChatMessage], max_tokens: int, batch_threads: int
     ) -> AsyncIterator[str]:
         prompt = [{"role": m.role, "content": m.content} for m in messages]
 
         def produce(stop: threading.Event) -> Iterator[str]:
-            return self._generate(prompt, max_tokens, stop)
+            return self._generate(prompt, max_tokens, stop, batch_threads)
 
         stream = stream_from_thread(self._executor, produce, provider="llm:local")
         try:
@@ -76,11 +82,16 @@ class LlamaCppLLM:
         finally:
             await stream.aclose()
 
-    async def warm(self, messages: Sequence[ChatMessage]) -> None:
+    async def warm(self, messages: Sequence[ChatMessage], *, all_cores: bool = False) -> None:
         """Evaluate `messages` once so the RAM cache holds their state: the first reply of every
         call then starts from the cached system prompt and greeting (first token ~1.1 s cold,
-        ~0.3 s warm on this machine, measured under load)."""
-        async for _ in self.stream_reply(messages, max_tokens=1):
+        ~0.3 s warm on this machine, measured under load). Nobody waits for it, and it often
+        runs while a call plays audio (the next turn's prompt is prefetched then), so it
+        evaluates on the generation threads only, leaving the audio path its core (with a
+        prefetch on both cores, one suite run saw the AI's own echo interrupt its answer),
+        unless the caller knows no call is live (`all_cores`)."""
+        threads = self._batch_threads if all_cores else self._threads
+        async for _ in self._stream(messages, 1, threads):
             pass
 
     async def aclose(self) -> None:
@@ -100,9 +111,11 @@ class LlamaCppLLM:
         return self._llama
 
     def _generate(
-        self, prompt: list[dict[str, str]], max_tokens: int, stop: threading.Event
-    ) -> Iterator[str]:
+        self, prompt: list[dict[str, str]], max_tokens: int, stop: threading.Event,
+        batch_threads: int,
+    ) -> Iterator[str]:  # fmt: skip
         llama = self._ensure_model()
+        llama._ctx.set_n_threads(self._threads, batch_threads)  # per request; one thread runs all
         chunks = llama.create_chat_completion(
             messages=prompt, stream=True, max_tokens=max_tokens, temperature=self._temperature,
             top_p=0.9, repeat_penalty=1.1,
