@@ -91,8 +91,7 @@ async def first_loud(ear: Ear, since: float, within: float = 30) -> float | None
 
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-    ai = {"stt_window_s": args.window, "llm_temperature": 0.0, "llm_threads": args.llm_threads,
-          "llm_batch_threads": args.llm_batch_threads}  # fmt: skip
+    ai = {"stt_window_s": args.window, "llm_temperature": 0.0, "llm_threads": args.llm_threads}
     settings = make_settings(workdir, ai=ai)
     await asyncio.to_thread(install_local_models, settings)
     engine = build_engine(settings)

@@ -86,9 +86,11 @@ class LanguageModel(Protocol):
     name: str
 
     def stream_reply(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, all_cores: bool = False
     ) -> AsyncIterator[str]:
-        """The reply as it is generated. Closing the iterator stops generation."""
+        """The reply as it is generated. Closing the iterator stops generation. `all_cores`:
+        no live audio needs the CPU now, so a local model may evaluate the prompt on every
+        core (it otherwise leaves the audio path one)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -72,7 +72,7 @@ class OpenAIChatLLM:
         self._provider = f"llm:{provider}"
 
     async def stream_reply(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, all_cores: bool = False
     ) -> AsyncIterator[str]:
         prompt: Any = [{"role": m.role, "content": m.content} for m in messages]
         try:

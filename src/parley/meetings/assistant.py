@@ -167,7 +167,9 @@ class MeetingAssistant:
         return [ChatMessage("system", system), ChatMessage("user", _question("Someone", "Hi."))]
 
     async def _generate(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
-        stream = self._llm.stream_reply(messages, max_tokens=self._config.max_tokens)
+        stream = self._llm.stream_reply(
+            messages, max_tokens=self._config.max_tokens, all_cores=not self._calls_live()
+        )
         try:
             async for piece in stream:
                 yield piece

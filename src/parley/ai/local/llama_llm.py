@@ -33,9 +33,11 @@ def default_threads() -> int:
 
 
 def default_batch_threads() -> int:
-    """Every core, for evaluating a prompt: one batch per layer is long enough that a thread
-    losing its core for a moment costs little, and a new prompt evaluates about twice as fast
-    on 2 threads as on 1 here (20 new words: 0.60 → 0.36 s to the first token)."""
+    """Every core, for evaluating a prompt when no live audio needs the CPU (the meeting
+    assistant, Janus doing the media): a new prompt evaluates about twice as fast on 2 threads
+    as on 1 here (20 new words: 0.60 → 0.36 s to the first token). With calls live it is not
+    used: a prompt on both cores starved the audio path, and the AI's own echo got past the
+    echo guard in 2 of 3 suite runs."""
     return os.cpu_count() or 1
 
 
@@ -62,10 +64,13 @@ class LlamaCppLLM:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._ensure_model)
 
     def stream_reply(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, all_cores: bool = False
     ) -> AsyncIterator[str]:
-        """Someone waits for this reply: its new prompt is evaluated on `batch_threads`."""
-        return self._stream(messages, max_tokens, self._batch_threads)
+        """The prompt is evaluated on the generation threads (all cores but one), or on
+        `LLM_BATCH_THREADS` (every core) when the caller says no live audio needs the CPU: a
+        call's audio path starved of its core lets the AI's own echo through, and stalls."""
+        threads = self._batch_threads if all_cores else self._threads
+        return self._stream(messages, max_tokens, threads)
 
     async def _stream(
         self, messages: Sequence[ChatMessage], max_tokens: int, batch_threads: int
@@ -85,11 +90,7 @@ class LlamaCppLLM:
     async def warm(self, messages: Sequence[ChatMessage], *, all_cores: bool = False) -> None:
         """Evaluate `messages` once so the RAM cache holds their state: the first reply of every
         call then starts from the cached system prompt and greeting (first token ~1.1 s cold,
-        ~0.3 s warm on this machine, measured under load). Nobody waits for it, and it often
-        runs while a call plays audio (the next turn's prompt is prefetched then), so it
-        evaluates on the generation threads only, leaving the audio path its core (with a
-        prefetch on both cores, one suite run saw the AI's own echo interrupt its answer),
-        unless the caller knows no call is live (`all_cores`)."""
+        ~0.3 s warm on this machine, measured under load). Threads as for `stream_reply`."""
         threads = self._batch_threads if all_cores else self._threads
         async for _ in self._stream(messages, 1, threads):
             pass
