@@ -3,10 +3,11 @@ chunk by chunk, with the meeting's recent chat as context.
 
 The prompt is laid out for the local LLM's prompt cache: the deployment-wide system prompt
 (`MEETING_ASSISTANT_PROMPT`, like the original's Ollama Modelfile) comes first and never changes,
-then the chat, which only grows at its end, so a question evaluates little more than itself;
-the app warms the system prompt at start-up. The asker's last exchange comes before the
-question, so a follow-up question works. The context is bounded in messages and characters,
-whatever the chat holds.
+then the chat, which only grows at its end, so a question evaluates little more than itself.
+The asker's last exchange comes before the question, so a follow-up question works. The chat
+and each answered exchange are evaluated ahead, in the background, so that the next question
+finds them in the cache. The context is bounded in messages and characters, whatever the chat
+holds.
 
 Every exchange is stored when asked (pending) and again when answered or failed, with what was
 said before a failure and the time to the first chunk.
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from parley.ai.base import ChatMessage, LanguageModel
@@ -161,10 +162,6 @@ class MeetingAssistant:
             messages.append(ChatMessage("user", _question(last.asker_name, last.question)))
             messages.append(ChatMessage("assistant", last.answer[:FOLLOW_UP_CHARS]))
         return messages
-
-    def warm_messages(self) -> Sequence[ChatMessage]:
-        system = f"{self._config.system_prompt}\n\n{_context([])}"
-        return [ChatMessage("system", system), ChatMessage("user", _question("Someone", "Hi."))]
 
     async def _generate(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
         stream = self._llm.stream_reply(

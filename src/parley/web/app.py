@@ -26,7 +26,7 @@ from parley.calls.conversation import ConversationService
 from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
 from parley.config import Settings
-from parley.errors import JanusError, ParleyError
+from parley.errors import JanusError
 from parley.janus import Janus
 from parley.meetings.assistant import DEFAULT_PROMPT, AssistantConfig, MeetingAssistant
 from parley.meetings.domain import Meeting
@@ -155,9 +155,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if socket is not None:
             socket.start(app.state.meetings, media, assistant)
         app.state.meeting_media = media
-        warming = asyncio.create_task(
-            _warm(engine, app.state.conversation, assistant), name="warm-up"
-        )
+        # The calls' prompts only: a call's first reply is the most urgent, and a meeting's chat
+        # is evaluated ahead by the assistant itself when it is written.
+        warming = asyncio.create_task(warm_up(engine, app.state.conversation), name="warm-up")
         log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)
         yield
         warming.cancel()
@@ -222,19 +222,6 @@ def _assistant(
         max_tokens=meetings.assistant_max_tokens,
     )
     return MeetingAssistant(engine.llm, service, config, calls_live=lambda: len(live) > 0)
-
-
-async def _warm(
-    engine: AIEngine, conversation: ConversationService, assistant: MeetingAssistant
-) -> None:
-    """The calls' prompts first (a call's greeting is the most urgent), then the assistant's."""
-    await warm_up(engine, conversation)
-    warm = getattr(engine.llm, "warm", None)
-    if warm is not None:
-        try:
-            await warm(assistant.warm_messages())
-        except ParleyError as exc:
-            log.warning("warming the assistant's prompt failed: %s", exc.message)
 
 
 async def _start_engine(settings: Settings) -> AIEngine:
