@@ -105,17 +105,12 @@ class MeetingAssistant:
             if self._warming.get(key) is asyncio.current_task():
                 del self._warming[key]
 
-    async def answer(
-        self, asker: Participant, question: str, on_chunk: OnChunk
-    ) -> AssistantExchange:
-        """Ask, stream the answer to `on_chunk` as it comes, store it; the finished exchange
-        (status `failed`, with the partial answer, when the LLM fails)."""
-        exchange = await self._service.ask(asker, question)
-        return await self.stream(exchange, asker, on_chunk)
-
     async def stream(
         self, exchange: AssistantExchange, asker: Participant, on_chunk: OnChunk
     ) -> AssistantExchange:
+        """Answer an exchange stored as asked (`MeetingService.ask`): stream the answer to
+        `on_chunk` as it comes, store it; the finished exchange (status `failed`, with the
+        partial answer, when the LLM fails)."""
         started = time.perf_counter()
         first_ms: float | None = None
         pieces: list[str] = []

@@ -148,8 +148,8 @@ class ParticipantMedia:
     ) -> None:
         self.meeting = meeting
         self.participant = participant
+        self.outbox = outbox
         self._client = client
-        self._outbox = outbox
         self._publishers = publishers
         self._room_ready = room_ready
         self._timeout = negotiation_timeout_s
@@ -342,7 +342,7 @@ class ParticipantMedia:
             return
         self._answer = asyncio.get_running_loop().create_future()
         views = [s.view() for s in self._streams]
-        await self._outbox("subscriber-offer", {"jsep": dict(offer), "streams": views})
+        await self.outbox("subscriber-offer", {"jsep": dict(offer), "streams": views})
         try:
             sdp = await asyncio.wait_for(self._answer, self._timeout)
         except (TimeoutError, asyncio.CancelledError):
@@ -431,7 +431,7 @@ class ParticipantMedia:
         if isinstance(candidate, dict) and candidate.get("completed"):
             candidate = None
         payload = {"target": target, "candidate": candidate}
-        self._tasks.start(self._outbox("trickle", payload), "trickle")
+        self._tasks.start(self.outbox("trickle", payload), "trickle")
 
     @property
     def _who(self) -> str:
@@ -458,7 +458,6 @@ class MeetingMedia:
         self._media: dict[str, ParticipantMedia] = {}
         self._unsubscribe = client.add_listener(self._on_connection) if client else None
         self._tasks = TaskSet("meeting-media")
-        self._outboxes: dict[str, Outbox] = {}
 
     @property
     def enabled(self) -> bool:
@@ -474,7 +473,6 @@ class MeetingMedia:
             publishers=publishers, room_ready=self._room_ready,
         )  # fmt: skip
         self._media[participant.id] = media
-        self._outboxes[participant.id] = outbox
         return media
 
     def get(self, participant_id: str) -> ParticipantMedia | None:
@@ -485,7 +483,6 @@ class MeetingMedia:
 
     async def close(self, participant_id: str) -> None:
         media = self._media.pop(participant_id, None)
-        self._outboxes.pop(participant_id, None)
         if media is not None:
             await media.aclose()
 
@@ -509,5 +506,5 @@ class MeetingMedia:
             self._tell_all("media-restored", {})
 
     def _tell_all(self, event: str, payload: dict[str, Any]) -> None:
-        for outbox in list(self._outboxes.values()):
-            self._tasks.start(outbox(event, payload), event)
+        for media in list(self._media.values()):
+            self._tasks.start(media.outbox(event, payload), event)

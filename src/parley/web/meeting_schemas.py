@@ -165,13 +165,7 @@ class ChatMessagePublic(Schema):
 
     @classmethod
     def of(cls, message: ChatMessage) -> ChatMessagePublic:
-        return cls(
-            id=message.id,
-            sender_id=message.sender_id,
-            sender_name=message.sender_name,
-            text=message.text,
-            created_at=message.created_at,
-        )
+        return cls.model_validate(message, from_attributes=True)
 
 
 class ExchangePublic(Schema):
@@ -187,14 +181,4 @@ class ExchangePublic(Schema):
 
     @classmethod
     def of(cls, exchange: AssistantExchange) -> ExchangePublic:
-        return cls(
-            id=exchange.id,
-            asker_id=exchange.asker_id,
-            asker_name=exchange.asker_name,
-            question=exchange.question,
-            answer=exchange.answer,
-            status=exchange.status,
-            asked_at=exchange.asked_at,
-            answered_at=exchange.answered_at,
-            first_chunk_ms=exchange.first_chunk_ms,
-        )
+        return cls.model_validate(exchange, from_attributes=True)

@@ -33,7 +33,13 @@ from parley.meetings.domain import (
     clean_text,
 )
 from parley.meetings.events import RoomEvent, RoomEventKind
-from parley.meetings.media import MeetingMedia, Outbox, ParticipantMedia, Quality
+from parley.meetings.media import (
+    MediaUnavailableError,
+    MeetingMedia,
+    Outbox,
+    ParticipantMedia,
+    Quality,
+)
 from parley.meetings.ratelimit import RateLimit
 from parley.meetings.service import MeetingService
 from parley.tasks import TaskSet
@@ -136,7 +142,7 @@ def room_of(meeting_id: uuid.UUID) -> str:
 
 
 def participant_view(participant: Participant) -> dict[str, Any]:
-    return ParticipantPublic.of(participant).model_dump(mode="json", by_alias=True)
+    return _dump(ParticipantPublic.of(participant))
 
 
 class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -226,9 +232,9 @@ class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         rtc = self._settings.webrtc
         return {
             "self": participant_view(member.participant),
-            "meeting": MeetingPublic.of(
-                meeting, participants=len(participants), media_ready=ready
-            ).model_dump(mode="json", by_alias=True),
+            "meeting": _dump(
+                MeetingPublic.of(meeting, participants=len(participants), media_ready=ready)
+            ),
             "participants": [participant_view(p) for p in participants],
             "chat": [_dump(ChatMessagePublic.of(m)) for m in chat],
             "assistant": [_dump(ExchangePublic.of(e)) for e in mine],
@@ -520,10 +526,7 @@ class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     def _require_media(self, member: Member) -> ParticipantMedia:
         if member.media is None:
-            raise ParleyError(
-                "Meetings have no media server here (JANUS_ENABLED is off).",
-                code="MEDIA_UNAVAILABLE",
-            )
+            raise MediaUnavailableError("Meetings have no media server here (Janus is off).")
         return member.media
 
     @staticmethod
