@@ -1,11 +1,23 @@
-"""Voice-to-voice latency of real AI calls over WebRTC (aiortc client ↔ Parley on loopback).
+"""Voice-to-voice latency of real AI calls over WebRTC: a `parley serve` process with the offline
+default models, and an aiortc caller in this process (its own interpreter and event loop, as a
+real caller's would be), on loopback, through the real REST + Socket.IO contract.
 
-Per turn: end of the caller's speech → first AI audio at the client (voice-to-voice), with the
-server's stages (end-of-turn wait, STT, LLM first token, TTS first chunk); the greeting time
-(media flowing → first greeting audio); barge-in latency (caller speech onset → AI audio stops
-arriving). Offline default models, English. Prints p50/p95; asserts nothing.
+Per turn:
+  voice-to-voice   the end of the caller's speech (the last loud sample of the clip, as sent)
+                   → the first loud AI frame decoded at the client;
+  its parts        how long after that end the server's VAD heard the last speech (the receive
+                   path and Silero's hangover), the server's own voice-to-voice (`turn-latency`:
+                   end of speech heard → first audio queued) with its stages (end-of-turn wait,
+                   STT, LLM first token and first clause, TTS first chunk), and the delivery
+                   (first audio queued → heard at the client: pacing, Opus, the client's aiortc
+                   jitter buffer of 80 ms, the leading quiet of the voice);
+  greeting         media flowing → first greeting audio;
+  barge-in         every other answer is interrupted: the onset of the caller's speech → the
+                   last loud AI frame the client received.
+The server's and this process's monotonic clocks are the same clock (Linux CLOCK_MONOTONIC), so
+the parts line up. Prints p50/p95; asserts nothing.
 
-    .venv/bin/python -m bench.voice_latency [--turns 8] [--window 10]
+    .venv/bin/python -m bench.voice_latency [--turns 12] [--window 10] [--verbose]
 """
 
 from __future__ import annotations
@@ -16,13 +28,25 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from tests.calls.test_live_call import Ear, dial, hang_up, serving
-from tests.conftest import make_settings
-from tests.speech import speak, with_silence
+import httpx
+import numpy as np
+from tests.live import LiveServer, start_server
+from tests.speech import resample, speak, with_silence
 
+from bench.webrtc_caller import (
+    FRAME,
+    RATE,
+    Caller,
+    Ear,
+    QueueMic,
+    Script,
+    dial,
+    encode_opus,
+    hang_up,
+)
 from parley.ai.base import AudioChunk, Language
-from parley.ai.engine import build_engine, install_local_models
 
 QUESTIONS = [
     "Wait, when will my order arrive?",
@@ -30,8 +54,21 @@ QUESTIONS = [
     "What time do you open on Saturday?",
     "I would like to return a pair of shoes.",
 ]
-LOUD = 300.0
-TRAILING_SILENCE = 0.5
+LOUD = 300.0  # RMS (16-bit) of a frame that counts as the AI speaking
+SPEECH_LEVEL = 300  # |sample| (16-bit) above which the clip's own speech is taken to go on
+
+
+class Clip:
+    """A question as the caller's microphone sends it: Opus packets, and where its speech
+    starts and ends (seconds from its first packet)."""
+
+    def __init__(self, chunk: AudioChunk) -> None:
+        pcm = (resample(chunk.pcm, chunk.sample_rate, RATE) * 32767).astype(np.int16)
+        pcm = np.concatenate([pcm, np.zeros(-len(pcm) % FRAME, np.int16)])
+        loud = np.flatnonzero(np.abs(pcm) > SPEECH_LEVEL)
+        self.onset_s = float(loud[0]) / RATE
+        self.end_s = float(loud[-1] + 1) / RATE
+        self.packets = encode_opus(pcm)[: len(pcm) // FRAME]
 
 
 def another_speaker(clip: AudioChunk) -> AudioChunk:
@@ -49,18 +86,31 @@ def p(values: list[float], q: float) -> float:
 def show(name: str, values: list[float]) -> None:
     if values:
         p50, p95 = p(values, 0.5), p(values, 0.95)
-        print(f"  {name:28s} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms  (n={len(values)})")
+        print(f"  {name:34s} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms  (n={len(values)})")
+
+
+def loud_frames(ear: Ear, since: float) -> list[float]:
+    return [
+        t for t, level in zip(ear.arrivals, ear.levels, strict=False) if t >= since and level > LOUD
+    ]
+
+
+async def first_loud(ear: Ear, since: float, within: float = 30) -> float | None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if frames := loud_frames(ear, since):
+            return frames[0]
+        await asyncio.sleep(0.01)
+    return None
 
 
 async def quiet_until(ear: Ear, since: float, within: float = 30) -> float | None:
     """When the AI audio stopped arriving after `since`: the last loud frame before the first
-    0.6 s of quiet (`since` itself when it was already quiet, e.g. between two sentences)."""
+    0.6 s of quiet (`since` itself when it was already quiet)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         last = since
-        for t, rms in ear.levels:
-            if t < since or rms <= LOUD:
-                continue
+        for t in loud_frames(ear, since):
             if t - last > 0.6:
                 return last
             last = t
@@ -74,103 +124,148 @@ async def speaking_for(ear: Ear, seconds: float, within: float = 10) -> None:
     """Until the AI has been loud, without a 60 ms break, for `seconds`."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        recent = [(t, rms) for t, rms in ear.levels if t > time.monotonic() - seconds]
-        if len(recent) > seconds * 40 and all(rms > LOUD / 3 for _, rms in recent):
+        now = time.monotonic()
+        recent = [lv for t, lv in zip(ear.arrivals, ear.levels, strict=False) if t > now - seconds]
+        if len(recent) > seconds * 40 and all(level > LOUD / 3 for level in recent):
             return
         await asyncio.sleep(0.01)
 
 
-async def first_loud(ear: Ear, since: float, within: float = 30) -> float | None:
+async def wait_for(
+    caller: Caller, event: str, test: Any, since: float = 0, within: float = 60
+) -> Any:
+    """The first `event` received after `since` that passes `test`."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if (t := ear.loud_since(since, LOUD)) is not None:
-            return t
-        await asyncio.sleep(0.01)
+        for at, name, payload in caller.events:
+            if at >= since and name == event and test(payload):
+                return payload
+        await asyncio.sleep(0.02)
     return None
 
 
-async def run(args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-    ai = {"stt_window_s": args.window, "llm_temperature": 0.0, "llm_threads": args.llm_threads}
-    settings = make_settings(workdir, ai=ai)
-    await asyncio.to_thread(install_local_models, settings)
-    engine = build_engine(settings)
-    await engine.load()
-    clips = [
-        another_speaker(
-            with_silence(await speak(engine.tts, q, Language.ENGLISH), 0.2, TRAILING_SILENCE)
-        )
-        for q in QUESTIONS
-    ]
-    v2v: list[float] = []
-    greeting: list[float] = []
-    barge: list[float] = []
-    stages: dict[str, list[float]] = {}
-    turns = {"turn_min_speech_s": args.min_speech, "echo_guard": not args.no_echo_guard}
-    async with serving(workdir, engine, stt_window_s=args.window, **turns) as (base, app):
-        caller = await dial(base)
-        state = await caller.wait_for("call-state", lambda e: e["status"] == "IN_PROGRESS")
-        flowing = next(t for t, e, pl in caller.events if e == "call-state" and pl is state)
-        if (heard := await first_loud(caller.ear, flowing)) is not None:
-            greeting.append((heard - flowing) * 1000)
-        await quiet_until(caller.ear, flowing)
-        for turn in range(1, args.turns + 1):
-            clip = clips[(turn - 1) % len(clips)]
-            speech_end = caller.mic.say(clip) - TRAILING_SILENCE
-            answer = await first_loud(caller.ear, speech_end + 0.05, within=60)
-            if answer is None:
-                print(f"  turn {turn}: no answer heard")
-                continue
-            v2v.append((answer - speech_end) * 1000)
+def monotonic_of(epoch_ms: float) -> float:
+    return time.monotonic() - (time.time() - epoch_ms / 1000)
+
+
+async def make_clips() -> list[Clip]:
+    from parley.ai.local.piper_tts import PiperTTS
+
+    tts = PiperTTS()
+    await tts.load()
+    try:
+        spoken = [await speak(tts, q, Language.ENGLISH) for q in QUESTIONS]
+    finally:
+        await tts.aclose()
+    return [Clip(another_speaker(with_silence(chunk, 0.2, 0.0))) for chunk in spoken]
+
+
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {
+        "ICE_HOST_ADDRESSES": "127.0.0.1", "STUN_SERVER_URL": "", "DEFAULT_LANGUAGE": "en",
+        "STT_WINDOW": str(args.window), "LLM_TEMPERATURE": "0", "LOG_LEVEL": "WARNING",
+        "TURN_MIN_SPEECH": str(args.min_speech), "ECHO_GUARD": str(not args.no_echo_guard).lower(),
+        "CALL_IDLE_TIMEOUT": "600",
+    }  # fmt: skip
+    if args.llm_threads:
+        env["LLM_THREADS"] = str(args.llm_threads)
+    return env
+
+
+class Figures:
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.values.setdefault(name, []).append(seconds * 1000)
+
+
+async def converse(server: LiveServer, clips: list[Clip], args: argparse.Namespace) -> Figures:
+    figures = Figures()
+    silence = Script.of(None, 0).silence
+    mic = QueueMic(silence)
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        caller = await dial(http, server.url, mic)
+        try:
+            await asyncio.wait_for(caller.in_progress.wait(), 30)
+            flowing = time.monotonic()
+            if (heard := await first_loud(caller.ear, flowing)) is not None:
+                figures.add("greeting (media → audio)", heard - flowing)
+            await quiet_until(caller.ear, flowing)
+            for turn in range(1, args.turns + 1):
+                await one_turn(caller, mic, clips, turn, figures, args)
+        finally:
+            await hang_up(caller, http, "leave-session")
+    return figures
+
+
+async def one_turn(
+    caller: Caller, mic: QueueMic, clips: list[Clip], turn: int, figures: Figures,
+    args: argparse.Namespace,
+) -> None:  # fmt: skip
+    clip = clips[(turn - 1) % len(clips)]
+    speech_end = mic.say(clip.packets) + clip.end_s
+    answer = await first_loud(caller.ear, speech_end + 0.05, within=60)
+    # the server's turn that this clip ended: the one whose end of speech it heard just after
+    latency = await wait_for(
+        caller, "turn-latency",
+        lambda e: 0 <= monotonic_of((e.get("at") or {}).get("speechEnded") or 0) - speech_end < 2,
+    )  # fmt: skip
+    if answer is None or latency is None:
+        print(f"  turn {turn}: no answer heard")
+        return
+    figures.add("voice-to-voice at the client", answer - speech_end)
+    at = latency["at"]
+    figures.add("  VAD heard the end after", monotonic_of(at["speechEnded"]) - speech_end)
+    if at.get("firstAudio"):
+        figures.add("  delivery (queued → heard)", answer - monotonic_of(at["firstAudio"]))
+    for key, value in latency["stages"].items():
+        if isinstance(value, int | float):
+            figures.add(f"  server {key}", value / 1000)
+    if args.verbose:
+        print(f"  turn {turn}: {(answer - speech_end) * 1000:.0f} ms {latency['stages']}")
+    if turn % 2 == 0:  # interrupt every other answer while the AI is audibly speaking
+        await speaking_for(caller.ear, 0.3)
+        barge = clips[0]
+        onset = mic.say(barge.packets) + barge.onset_s
+        stopped = await quiet_until(caller.ear, onset)
+        if stopped is not None and stopped == onset:
+            print(f"  turn {turn}: the answer was over before the caller spoke over it")
+        elif stopped is not None:
+            figures.add("barge-in (onset → silence)", max(0.0, stopped - onset))
             if args.verbose:
-                print(f"  turn {turn}: voice-to-voice at the client {v2v[-1]:.0f} ms")
-            if turn % 2 == 0:  # interrupt every other answer a moment after it starts
-                # a moment after it starts, while the AI is audibly speaking (the clip's speech
-                # starts after its 0.2 s pad: be loud then, not in a pause between clauses)
-                await asyncio.sleep(0.8)
-                await speaking_for(caller.ear, 0.3)
-                onset = caller.mic.say(clips[0]) + 0.2 - clips[0].duration_s
-                stopped = await quiet_until(caller.ear, onset)
-                if stopped is not None:
-                    barge.append(max(0.0, stopped - onset) * 1000)
-                    if args.verbose:
-                        print(f"  turn {turn}: barge-in {barge[-1]:.0f} ms")
-                await caller.wait_for(
-                    "transcript",
-                    lambda e, t=turn + 1: e["speaker"] == "ai" and e["final"] and e["turn"] >= t,
-                    within=60,
-                )
-                await quiet_until(caller.ear, time.monotonic())
-            else:
-                await quiet_until(caller.ear, answer)
-        for _, event, payload in caller.events:
-            if event == "turn-latency" and args.verbose:
-                print(f"  turn {payload['turn']}: {payload['stages']}")
-            if event == "turn-latency":
-                for key, value in payload["stages"].items():
-                    if isinstance(value, int | float):
-                        stages.setdefault(key, []).append(value)
-        if args.verbose and (live := app.state.live.get(caller.call["id"])) is not None:
-            echo = live.echo
-            print(f"  echo guard: {echo.checks} checks, {echo.echoes} echo, delay {echo.delay}")
-        await hang_up(caller)
-    await engine.aclose()
+                print(f"  turn {turn}: barge-in {(stopped - onset) * 1000:.0f} ms")
+        await wait_for(
+            caller, "transcript",
+            lambda e: e["speaker"] == "ai" and e["final"] and e.get("interrupted") is False,
+            since=onset,
+        )  # fmt: skip
+        await quiet_until(caller.ear, time.monotonic())
+    else:
+        await quiet_until(caller.ear, answer)
+    await asyncio.sleep(0.5)
+
+
+async def run(args: argparse.Namespace) -> None:
+    clips = await make_clips()
+    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+    server = await asyncio.to_thread(start_server, workdir, server_env(args), 120)
+    try:
+        figures = await converse(server, clips, args)
+    finally:
+        server.stop()
     print(f"\n== voice latency over WebRTC (Whisper window {args.window}s, {args.turns} turns)")
-    show("greeting (media → audio)", greeting)
-    show("voice-to-voice at client", v2v)
-    for key in ("endOfTurnMs", "sttMs", "llmFirstTokenMs", "ttsFirstChunkMs", "voiceToVoiceMs"):
-        show(f"server {key}", stages.get(key, []))
-    show("barge-in (onset → silence)", barge)
-    if v2v:
+    for name, values in figures.values.items():
+        show(name, values)
+    if v2v := figures.values.get("voice-to-voice at the client"):
         print(f"  mean voice-to-voice {statistics.mean(v2v):.0f} ms")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--llm-threads", type=int, default=0, help="0: the setting's default")
-    parser.add_argument("--llm-batch-threads", type=int, default=0, help="0: the setting's default")
     parser.add_argument("--verbose", action="store_true", help="every turn's stages")
     parser.add_argument("--no-echo-guard", action="store_true")
     parser.add_argument("--min-speech", type=float, default=0.064, help="TURN_MIN_SPEECH")

@@ -97,6 +97,37 @@ class LoopMic(MediaStreamTrack):
         return packet
 
 
+class QueueMic(MediaStreamTrack):
+    """Sends silence in real time, and the packets of a clip when told (`say`)."""
+
+    kind = "audio"
+
+    def __init__(self, silence: bytes) -> None:
+        super().__init__()
+        self._silence = silence
+        self._queue: list[bytes] = []
+        self._index = 0
+        self._start: float | None = None
+
+    def say(self, packets: list[bytes]) -> float:
+        """Queue `packets`; return when (monotonic) the first of them will be sent."""
+        start = self._start if self._start is not None else time.monotonic()
+        index = self._index + len(self._queue)  # recv() sends packet i at start + i frames
+        self._queue.extend(packets)
+        return start + index * FRAME / RATE
+
+    async def recv(self) -> av.Packet[Any]:
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._index * FRAME / RATE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        packet = av.Packet(self._queue.pop(0) if self._queue else self._silence)
+        packet.pts, packet.time_base = self._index * FRAME, TIME_BASE
+        self._index += 1
+        return packet
+
+
 @dataclass
 class Ear:
     """Per received frame: arrival (monotonic), RTP timestamp, RMS level."""
@@ -131,6 +162,7 @@ class Caller:
     states: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     legacy_audio_events: int = 0
+    events: list[tuple[float, str, Any]] = field(default_factory=list)  # transcripts, latencies
     in_progress: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     listener: asyncio.Task[None] | None = None
@@ -201,6 +233,12 @@ def _listen_to(caller: Caller, joined: asyncio.Future[Any], answered: asyncio.Fu
     }
     for event, handler in handlers.items():
         caller.sio.on(event, handler, namespace=NAMESPACE)
+    for event in ("transcript", "turn-latency"):
+        caller.sio.on(event, _recorder(caller, event), namespace=NAMESPACE)
+
+
+def _recorder(caller: Caller, event: str) -> Any:
+    return lambda payload: caller.events.append((time.monotonic(), event, payload))
 
 
 def _start_listening(caller: Caller, track: MediaStreamTrack) -> None:

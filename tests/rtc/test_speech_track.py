@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import av
 import numpy as np
 
-from parley.rtc.speech_track import FRAME, PACING, RATE, SpeechTrack, live_tracks
+from parley.rtc.speech_track import FRAME, PACING, RATE, TIME_BASE, SpeechTrack, live_tracks
 
 
 async def test_a_track_on_time_counts_no_underrun_and_no_gap() -> None:
@@ -53,3 +54,30 @@ def test_tracks_in_memory_are_counted() -> None:
     assert live_tracks() == before + 1
     del track
     assert live_tracks() == before
+
+
+async def test_speech_goes_out_as_opus_that_decodes_to_it_silence_as_a_cached_packet() -> None:
+    track = SpeechTrack()
+    tone = (np.sin(2 * np.pi * 440 * np.arange(25 * FRAME) / RATE) * 8000).astype(np.int16)
+    decoder = av.CodecContext.create("libopus", "r")
+    decoder.format, decoder.layout, decoder.sample_rate = "s16", "stereo", RATE
+    silent = {bytes(await track.recv()) for _ in range(3)}
+    assert len(silent) == 1  # the one cached silence packet, not encoded again
+    quiet = [f.to_ndarray() for f in decoder.decode(av.Packet(silent.pop()))]
+    assert np.abs(np.concatenate(quiet, axis=1)).max() < 50
+    track.play(tone[: 25 * FRAME - 100])  # not whole frames: padded with silence
+    await asyncio.sleep(0.05)  # the encoder thread has the packets ready
+    decoded = []
+    for _ in range(25):
+        packet = await track.recv()
+        assert packet.pts is not None
+        assert packet.time_base == TIME_BASE
+        for frame in decoder.decode(av.Packet(bytes(packet))):
+            decoded.append(frame.to_ndarray().reshape(-1, 2)[:, 0])
+    pcm = np.concatenate(decoded).astype(np.float32)
+    assert not track.speaking
+    assert len(pcm) == 25 * FRAME
+    spectrum = np.abs(np.fft.rfft(pcm[5 * FRAME :]))
+    assert abs(float(np.fft.rfftfreq(len(pcm) - 5 * FRAME, 1 / RATE)[spectrum.argmax()]) - 440) < 5
+    assert 4000 < np.sqrt(np.mean(pcm[5 * FRAME : 20 * FRAME] ** 2)) < 7000  # 8000 / √2 ≈ 5657
+    track.stop()

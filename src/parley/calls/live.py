@@ -63,6 +63,7 @@ from parley.calls.domain import Call, CallStatus, Role, Turn, utcnow
 from parley.calls.service import CallService
 from parley.errors import AtCapacityError, ConflictError, ParleyError
 from parley.rtc.ice import rtc_configuration
+from parley.rtc.receive import use_pass_through
 from parley.rtc.speech_track import RATE, Segment, SpeechTrack
 from parley.tasks import TaskSet
 
@@ -121,6 +122,8 @@ class _Reply:
     text: str = ""
     interrupted: bool = False
     marks: dict[str, float] = field(default_factory=dict)
+    speech_ended_at: float = 0.0  # time.monotonic() of the caller's last speech window
+    first_audio_at: float | None = None  # when its first audio was queued on the track
     audio: list[Pcm16] = field(default_factory=list)  # the 48 kHz speech queued, for replay
 
 
@@ -187,6 +190,9 @@ class LiveCall:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
+            for transceiver in self.pc.getTransceivers():
+                if transceiver.receiver.track is track:
+                    use_pass_through(transceiver.receiver)  # no 80 ms playout delay: see there
             self.tasks.start(self._listen(track), "listen")
         else:  # every accepted track is read, or it piles up in memory
             sink = MediaBlackhole()
@@ -362,7 +368,7 @@ class LiveCall:
             language=language.value,
             started_at=utcnow(),
         )
-        reply = _Reply(turn=turn, user=user, marks=marks)
+        reply = _Reply(turn=turn, user=user, marks=marks, speech_ended_at=pending.speech_ended_at)
         pending.reply = reply
         if pending.gate.is_set():
             await self._open(pending, reply)
@@ -432,8 +438,9 @@ class LiveCall:
         async for pcm in self._synthesize(text):
             reply.marks.setdefault("ttsFirstChunkMs", _ms(time.monotonic() - tts_started))
             await self._open(pending, reply)
-            if "voiceToVoiceMs" not in reply.marks:
-                reply.marks["voiceToVoiceMs"] = _ms(time.monotonic() - pending.speech_ended_at)
+            if reply.first_audio_at is None:
+                reply.first_audio_at = time.monotonic()
+                reply.marks["voiceToVoiceMs"] = _ms(reply.first_audio_at - pending.speech_ended_at)
             if index is None:
                 index = len(reply.spoken)
                 reply.spoken.append(text)
@@ -499,6 +506,10 @@ class LiveCall:
                 "turn": reply.turn,
                 "voiceToVoiceMs": reply.marks.get("voiceToVoiceMs"),
                 "stages": reply.marks,
+                "at": {
+                    "speechEnded": _epoch_ms(reply.speech_ended_at),
+                    "firstAudio": _epoch_ms(reply.first_audio_at),
+                },
             },
         )
         await self._calls.record_turns([reply.user, assistant])
@@ -639,6 +650,14 @@ class LiveCall:
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
+
+
+def _epoch_ms(monotonic: float | None) -> float | None:
+    """A `time.monotonic()` instant as Unix time in ms (for clients to line up with their own
+    clock: the part of voice-to-voice the server cannot see is theirs to compute)."""
+    if monotonic is None:
+        return None
+    return round((time.time() - (time.monotonic() - monotonic)) * 1000, 1)
 
 
 def _resample(resampler: av.AudioResampler, chunk: AudioChunk) -> Pcm16:
