@@ -120,17 +120,6 @@ async def quiet_until(ear: Ear, since: float, within: float = 30) -> float | Non
     return None
 
 
-async def speaking_for(ear: Ear, seconds: float, within: float = 10) -> None:
-    """Until the AI has been loud, without a 60 ms break, for `seconds`."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        now = time.monotonic()
-        recent = [lv for t, lv in zip(ear.arrivals, ear.levels, strict=False) if t > now - seconds]
-        if len(recent) > seconds * 40 and all(level > LOUD / 3 for level in recent):
-            return
-        await asyncio.sleep(0.01)
-
-
 async def wait_for(
     caller: Caller, event: str, test: Any, since: float = 0, within: float = 60
 ) -> Any:
@@ -194,6 +183,12 @@ async def converse(server: LiveServer, clips: list[Clip], args: argparse.Namespa
             await quiet_until(caller.ear, flowing)
             for turn in range(1, args.turns + 1):
                 await one_turn(caller, mic, clips, turn, figures, args)
+            media = (await http.get("/metrics")).json()["media"]
+            print(
+                f"  server pacing over the call: {media['framesSent']} frames, "
+                f"{media['speechGaps']} gaps while speaking ({media['gaps']} in all), "
+                f"{media['speechUnderruns']} late frames while speaking"
+            )
         finally:
             await hang_up(caller, http, "leave-session")
     return figures
@@ -206,15 +201,24 @@ async def one_turn(
     clip = clips[(turn - 1) % len(clips)]
     speech_end = mic.say(clip.packets) + clip.end_s
     answer = await first_loud(caller.ear, speech_end + 0.05, within=60)
-    # the server's turn that this clip ended: the one whose end of speech it heard just after
-    latency = await wait_for(
-        caller, "turn-latency",
-        lambda e: 0 <= monotonic_of((e.get("at") or {}).get("speechEnded") or 0) - speech_end < 2,
-    )  # fmt: skip
-    if answer is None or latency is None:
+    if answer is None:
         print(f"  turn {turn}: no answer heard")
         return
     figures.add("voice-to-voice at the client", answer - speech_end)
+    if turn % 2 == 0:  # interrupt every other answer, mid-sentence
+        await barge_in(caller, mic, clips[0], answer + 1.0, figures, turn, args)
+    else:
+        await quiet_until(caller.ear, answer)
+    # the server's turn that this clip ended (sent when the answer is over or cut): the one
+    # whose end of speech it heard just after the clip's
+    latency = await wait_for(
+        caller, "turn-latency",
+        lambda e: 0 <= monotonic_of((e.get("at") or {}).get("speechEnded") or 0) - speech_end < 2,
+        since=speech_end,
+    )  # fmt: skip
+    if latency is None:
+        print(f"  turn {turn}: no turn-latency event")
+        return
     at = latency["at"]
     figures.add("  VAD heard the end after", monotonic_of(at["speechEnded"]) - speech_end)
     if at.get("firstAudio"):
@@ -224,26 +228,38 @@ async def one_turn(
             figures.add(f"  server {key}", value / 1000)
     if args.verbose:
         print(f"  turn {turn}: {(answer - speech_end) * 1000:.0f} ms {latency['stages']}")
-    if turn % 2 == 0:  # interrupt every other answer while the AI is audibly speaking
-        await speaking_for(caller.ear, 0.3)
-        barge = clips[0]
-        onset = mic.say(barge.packets) + barge.onset_s
-        stopped = await quiet_until(caller.ear, onset)
-        if stopped is not None and stopped == onset:
-            print(f"  turn {turn}: the answer was over before the caller spoke over it")
-        elif stopped is not None:
-            figures.add("barge-in (onset → silence)", max(0.0, stopped - onset))
-            if args.verbose:
-                print(f"  turn {turn}: barge-in {(stopped - onset) * 1000:.0f} ms")
-        await wait_for(
-            caller, "transcript",
-            lambda e: e["speaker"] == "ai" and e["final"] and e.get("interrupted") is False,
-            since=onset,
-        )  # fmt: skip
-        await quiet_until(caller.ear, time.monotonic())
-    else:
-        await quiet_until(caller.ear, answer)
+        said = [e["text"] for t, name, e in caller.events if t > speech_end and name == "transcript"
+                and e["speaker"] == "ai" and e["final"]]  # fmt: skip
+        print(f"    AI: {said}")
     await asyncio.sleep(0.5)
+
+
+async def barge_in(
+    caller: Caller, mic: QueueMic, clip: Clip, at: float, figures: Figures, turn: int,
+    args: argparse.Namespace,
+) -> None:  # fmt: skip
+    """Speak `clip` over the answer from `at`, as soon as the AI is mid-word (its last three
+    frames loud); the onset of the clip's speech → the AI's last audio at the client."""
+    await asyncio.sleep(max(0.0, at - time.monotonic()))
+    for _ in range(2000):  # 10 s at most
+        if all(level > LOUD for level in caller.ear.levels[-3:]):
+            break
+        await asyncio.sleep(0.005)
+    onset = mic.say(clip.packets) + clip.onset_s
+    stopped = await quiet_until(caller.ear, onset)
+    if stopped is not None and stopped == onset:
+        print(f"  turn {turn}: the answer was over before the caller spoke over it")
+    elif stopped is not None:
+        figures.add("barge-in (onset → silence)", max(0.0, stopped - onset))
+        if args.verbose:
+            print(f"  turn {turn}: barge-in {(stopped - onset) * 1000:.0f} ms")
+    # the interrupting question is answered in full before the next turn
+    await wait_for(
+        caller, "transcript",
+        lambda e: e["speaker"] == "ai" and e["final"] and e.get("interrupted") is False,
+        since=onset,
+    )  # fmt: skip
+    await quiet_until(caller.ear, time.monotonic())
 
 
 async def run(args: argparse.Namespace) -> None:

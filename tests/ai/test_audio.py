@@ -10,6 +10,7 @@ from parley.ai.audio import (
     decode,
     encode_mp3,
     encode_wav,
+    trim_leading_silence,
 )
 from parley.ai.base import AudioChunk
 from tests.speech import FORMATS, encode
@@ -69,3 +70,15 @@ def test_corrupt_audio_is_refused(english_question: AudioChunk) -> None:
 def test_too_long_stops_decoding_early(english_question: AudioChunk) -> None:
     with pytest.raises(AudioTooLongError, match="2 s"):
         decode(encode(english_question, "webm"), max_seconds=2)
+
+
+def test_leading_quiet_is_trimmed_to_a_few_milliseconds() -> None:
+    rate = 48_000
+    quiet = np.zeros(rate // 20, np.int16)  # 50 ms
+    quiet[::7] = 40  # a noise floor well under the level
+    voice = (np.cos(np.arange(rate // 10) / 5) * 5000).astype(np.int16)
+    trimmed = trim_leading_silence(np.concatenate([quiet, voice]), rate)
+    assert len(trimmed) == len(voice) + rate // 100  # 10 ms kept before the first loud sample
+    assert np.array_equal(trimmed[rate // 100 :], voice)
+    silent = np.zeros(rate, np.int16)
+    assert trim_leading_silence(silent, rate) is silent

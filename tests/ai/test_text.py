@@ -38,15 +38,17 @@ def test_a_long_first_clause_is_cut_early_for_latency() -> None:
     assert out[1] == "I have checked your order and it ships tomorrow."
 
 
-def test_the_first_clause_goes_as_soon_as_it_has_two_words() -> None:
+def test_the_first_clause_goes_at_the_first_comma_even_after_one_word() -> None:
     assert split(["I'm sorry, but I", " cannot see your order, sadly."]) == [
         "I'm sorry,",
         "but I cannot see your order, sadly.",
     ]
+    # "Sure," is heard ~0.7 s sooner than "Sure, I can help with that," (at ~11 tokens/s)
     assert split(["Sure, I can help with that, of course."]) == [
-        "Sure, I can help with that,",
-        "of course.",
+        "Sure,",
+        "I can help with that, of course.",
     ]
+    assert split(["Sure, I can help."], first_clause_words=2) == ["Sure, I can help."]
 
 
 @pytest.mark.parametrize(

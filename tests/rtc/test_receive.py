@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -10,7 +11,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtp import RtpPacket
 
 from parley.rtc.ice import use_host_addresses
-from parley.rtc.receive import PassThroughAudio, pass_through_of, use_pass_through
+from parley.rtc.receive import (
+    PassThroughAudio,
+    inline_decoding_of,
+    listen_directly,
+    pass_through_of,
+)
 from parley.rtc.speech_track import FRAME, RATE, SpeechTrack
 
 
@@ -31,10 +37,11 @@ def test_each_packet_in_order_is_a_frame_at_once_and_a_late_one_is_dropped() -> 
     assert buffer.add(packet(4))[1] is not None
 
 
-async def test_a_real_receiver_takes_it_and_hears_the_audio_sooner() -> None:
+async def test_a_real_receiver_decodes_inline_and_hears_the_audio_sooner() -> None:
     """Two aiortc peers on loopback: the answerer's audio receiver is given the pass-through
-    buffer before media flows, and the first sound arrives within a few frames of being sent
-    (aiortc's own buffer holds four 20 ms frames first)."""
+    buffer and inline decoding before media flows; the first sound arrives within a few frames
+    of being sent (aiortc's own buffer holds four 20 ms frames first), mono, with the RTP
+    time, and the receiver stops cleanly (its idle decoder thread ends)."""
     use_host_addresses(["127.0.0.1"])
     caller = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     server = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -42,9 +49,12 @@ async def test_a_real_receiver_takes_it_and_hears_the_audio_sooner() -> None:
     caller.addTrack(voice)
     arrived: asyncio.Queue[tuple[float, float]] = asyncio.Queue()
 
+    frames: list[object] = []
+
     async def listen(track: object) -> None:
         while True:
             frame = await track.recv()  # type: ignore[attr-defined]
+            frames.append(frame)
             level = float(np.abs(frame.to_ndarray()).max())
             await arrived.put((time.monotonic(), level))
 
@@ -54,7 +64,7 @@ async def test_a_real_receiver_takes_it_and_hears_the_audio_sooner() -> None:
     def on_track(track: object) -> None:
         for transceiver in server.getTransceivers():
             if transceiver.receiver.track is track:
-                taken.append(use_pass_through(transceiver.receiver))
+                taken.append(listen_directly(transceiver.receiver))
         listening.append(asyncio.ensure_future(listen(track)))
 
     server.on("track", on_track)
@@ -77,9 +87,23 @@ async def test_a_real_receiver_takes_it_and_hears_the_audio_sooner() -> None:
         # ms measured; 93-97 ms with aiortc's own buffer
         assert at - sent < 3 * FRAME / RATE, f"{(at - sent) * 1000:.0f} ms"
         assert taken == [True]
-        buffer = pass_through_of(server.getTransceivers()[0].receiver)
+        receiver = server.getTransceivers()[0].receiver
+        buffer = pass_through_of(receiver)
         assert buffer is not None
         assert buffer.dropped == 0
+        decoding = inline_decoding_of(receiver)
+        assert decoding is not None
+        assert decoding.failures == 0
+        last = frames[-1]
+        assert last.layout.name == "mono"  # type: ignore[attr-defined]
+        assert last.samples == FRAME  # type: ignore[attr-defined]
+        gaps = {b.pts - a.pts for a, b in zip(frames[-5:-1], frames[-4:], strict=True)}  # type: ignore[attr-defined]
+        assert gaps == {FRAME}  # RTP time, 20 ms apart
+        threads = {t.name for t in threading.enumerate()}
+        assert "audio-decoder" in threads
+        await server.close()
+        await asyncio.sleep(0.1)
+        assert "audio-decoder" not in {t.name for t in threading.enumerate()}
     finally:
         for task in listening:
             task.cancel()

@@ -120,3 +120,15 @@ def encode_wav(pcm: Pcm16, sample_rate: int) -> bytes:
 
 def to_pcm16(samples: Samples) -> Pcm16:
     return (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+def trim_leading_silence(
+    pcm: Pcm16, sample_rate: int, *, level: int = 300, keep_s: float = 0.01
+) -> Pcm16:
+    """`pcm` from `keep_s` before its first sample above `level` (about −40 dBFS): a TTS voice
+    starts each sentence with 10–60 ms of near silence that the caller would only wait through.
+    All quiet: returned whole."""
+    loud = np.flatnonzero(np.abs(pcm) > level)
+    if not len(loud):
+        return pcm
+    return pcm[max(0, int(loud[0]) - int(keep_s * sample_rate)) :]

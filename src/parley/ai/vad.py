@@ -89,7 +89,11 @@ class VadStream:
         self._state = VadState()
 
     async def feed(self, audio: Samples) -> Probabilities:
-        return await self._vad.feed_async(self._state, audio)
+        state = self._state
+        if len(state.pending) + len(audio) < WINDOW:  # no window completes: no thread hop
+            state.pending = np.concatenate([state.pending, audio.astype(np.float32, copy=False)])
+            return np.zeros(0, np.float32)
+        return await self._vad.feed_async(state, audio)
 
 
 def speech_seconds(probabilities: Probabilities, threshold: float = 0.5) -> float:

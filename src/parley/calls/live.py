@@ -35,7 +35,7 @@ from aiortc.contrib.media import MediaBlackhole
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
-from parley.ai.audio import encode_wav
+from parley.ai.audio import encode_wav, trim_leading_silence
 from parley.ai.base import (
     AudioChunk,
     ChatMessage,
@@ -63,7 +63,7 @@ from parley.calls.domain import Call, CallStatus, Role, Turn, utcnow
 from parley.calls.service import CallService
 from parley.errors import AtCapacityError, ConflictError, ParleyError
 from parley.rtc.ice import rtc_configuration
-from parley.rtc.receive import use_pass_through
+from parley.rtc.receive import listen_directly
 from parley.rtc.speech_track import RATE, Segment, SpeechTrack
 from parley.tasks import TaskSet
 
@@ -192,7 +192,7 @@ class LiveCall:
         if track.kind == "audio":
             for transceiver in self.pc.getTransceivers():
                 if transceiver.receiver.track is track:
-                    use_pass_through(transceiver.receiver)  # no 80 ms playout delay: see there
+                    listen_directly(transceiver.receiver)  # no playout delay, no thread: see there
             self.tasks.start(self._listen(track), "listen")
         else:  # every accepted track is read, or it piles up in memory
             sink = MediaBlackhole()
@@ -448,11 +448,16 @@ class LiveCall:
             reply.audio.append(pcm)
 
     async def _synthesize(self, text: str) -> AsyncIterator[Pcm16]:
+        """The speech for `text` at 48 kHz, without the voice's leading quiet."""
         resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        first = True
         async for chunk in self._engine.tts.synthesize(
             text, language=self.options.language, voice=self.options.voice
         ):
-            yield _resample(resampler, chunk)
+            pcm = _resample(resampler, chunk)
+            if first:
+                pcm, first = trim_leading_silence(pcm, RATE), False
+            yield pcm
         yield _flush(resampler)
 
     async def _prefetch(self, reply: _Reply) -> None:

@@ -21,7 +21,6 @@ import asyncio
 import ctypes
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ import espeakng_loader
 import numpy as np
 
 from parley.ai.base import AudioChunk, Language, Pcm16
+from parley.ai.local.workers import model_worker
 from parley.ai.streaming import stream_from_thread
 from parley.ai.text import SentenceSplitter
 from parley.errors import AIProviderError, InvalidInputError, ParleyError
@@ -60,7 +60,7 @@ class _Engine:
     """The process's one espeak-ng. Every method but `__init__` runs on `executor`'s thread."""
 
     def __init__(self) -> None:
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="tts-espeak")
+        self.executor = model_worker("tts-espeak")
         self.sample_rate = 0
         self._lib: Any = None
         self._voice: str | None = None

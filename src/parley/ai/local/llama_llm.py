@@ -14,11 +14,11 @@ import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from parley.ai.base import ChatMessage
+from parley.ai.local.workers import model_worker
 from parley.ai.streaming import stream_from_thread
 
 STATE_CACHE_BYTES = 512 * 1024 * 1024
@@ -57,7 +57,7 @@ class LlamaCppLLM:
         self._threads = threads or default_threads()
         self._batch_threads = batch_threads or default_batch_threads()
         self._temperature = temperature
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="llm")
+        self._executor = model_worker("llm")
         self._llama: Any = None
 
     async def load(self) -> None:

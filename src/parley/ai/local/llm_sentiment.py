@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from parley.ai.base import Language, Sentiment, SentimentScore
+from parley.ai.local.workers import model_worker
 from parley.errors import AIProviderError
 
 INSTRUCTIONS = (
@@ -54,7 +54,7 @@ class LlmSentiment:
     def __init__(self, model_path: Path, *, threads: int = 0) -> None:
         self._path = model_path
         self._threads = threads or 1  # a side task: never compete with the reply for cores
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sentiment")
+        self._executor = model_worker("sentiment")
         self._llama: Any = None
         self._label_tokens: list[int] = []
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ import numpy as np
 
 from parley.ai import assets
 from parley.ai.base import AudioChunk, Language
+from parley.ai.local.workers import model_worker
 from parley.ai.streaming import stream_from_thread
 from parley.errors import AIProviderError, InvalidInputError
 
@@ -56,7 +56,7 @@ class PiperTTS:
         self.name = f"piper ({default_voice})"
         self._length_scale = length_scale
         self._default_voice = default_voice
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="tts-piper")
+        self._executor = model_worker("tts-piper")
         self._voices: dict[str, PiperVoice] = {}  # loaded on the worker thread only
 
     def voices(self) -> dict[Language, list[str]]:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from parley.ai.base import SAMPLE_RATE, Language, Samples, Transcript
+from parley.ai.local.workers import model_worker
 from parley.errors import AIProviderError
 
 _REPEAT = re.compile(r"(\S.{0,39}?)(?:[\s,.]+\1){2,}", re.DOTALL)
@@ -63,7 +63,7 @@ class WhisperSTT:
         self._model_dir = model_dir
         self._window_s = window_s
         self._threads = threads
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="stt")
+        self._executor = model_worker("stt")
         self._model: Any = None
 
     async def load(self) -> None:
