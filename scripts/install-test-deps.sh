@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs: the database servers it starts by itself
 # (tests/dbservers.py), MariaDB (server + client) and PostgreSQL; Debian's Janus, which the tests
-# start through Parley's supervisor (tests/janus/); and Debian's Chromium with CJK and emoji fonts
+# start through Parley's supervisor (tests/janus/); Debian's Chromium with CJK and emoji fonts
 # for the browser tests (tests/web/test_ai_call_page.py, driven by Playwright; never
-# `playwright install`). Idempotent: does nothing, quickly, when everything is already there.
+# `playwright install`); and Debian's Firefox ESR (tests/web/test_ai_call_page_firefox.py,
+# driven over WebDriver BiDi, which it speaks natively). Idempotent: does nothing, quickly, when everything is already there.
 # Never leaves a system-wide database or Janus service running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,12 +39,15 @@ fi
 if [[ ! -x /usr/bin/chromium ]]; then
     packages+=(chromium)
 fi
+if [[ ! -x /usr/bin/firefox-esr ]]; then
+    packages+=(firefox-esr)
+fi
 for font in fonts-noto-cjk fonts-noto-color-emoji; do
     have_deb "$font" || packages+=("$font")
 done
 
 if [[ ${#packages[@]} -eq 0 ]]; then
-    say "MariaDB, PostgreSQL, Janus, Chromium and its fonts are already installed"
+    say "MariaDB, PostgreSQL, Janus, Chromium and its fonts, Firefox are already installed"
     exit 0
 fi
 apt_install_no_services "${packages[@]}"
