@@ -128,6 +128,25 @@ class Page:
         value = result["result"]
         return None if value.get("type") == "undefined" else json.loads(value["value"])
 
+    async def click(self, selector: str) -> None:
+        """A real click (pointer actions, so the page gets a user activation, as from a person)
+        in the middle of the element `selector`, scrolled into view first."""
+        box = await self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        x, y = round(box[0]), round(box[1])
+        pointer = [
+            {"type": "pointerMove", "x": x, "y": y},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0},
+        ]
+        actions = [{"type": "pointer", "id": "mouse", "actions": pointer}]
+        await self._session.send(
+            "input.performActions", {"context": self.context, "actions": actions}
+        )
+
     async def until(self, condition: str, what: str, within: float) -> Any:
         """The truthy value of `condition`, polled every 100 ms."""
         deadline = asyncio.get_running_loop().time() + within
