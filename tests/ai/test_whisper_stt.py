@@ -2,6 +2,8 @@
 
 import asyncio
 import re
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -126,3 +128,38 @@ def test_subtitle_credits_over_silence_are_dropped() -> None:
     assert drop_hallucinations("시청해 주셔서 감사합니다.") == ""
     assert drop_hallucinations("Thank you for watching!") == ""
     assert drop_hallucinations("I want to return these shoes") == "I want to return these shoes"
+
+
+async def test_a_transcription_nobody_waits_for_stops_after_the_encoder(
+    english_question: AudioChunk,
+) -> None:
+    """A speculative transcription cancelled while it runs gives up before decoding (the next
+    one, of the whole turn, waits less); cancelling the awaiting task is what tells it."""
+    models = make_settings(Path("/nonexistent")).ai.models_path
+    stt = WhisperSTT(models / "whisper-base", window_s=10)
+    await stt.load()
+    try:
+        audio = resample(english_question.pcm, english_question.sample_rate)
+        abandoned = threading.Event()
+        abandoned.set()
+        given_up = await asyncio.to_thread(stt._transcribe, audio, Language.ENGLISH, abandoned)
+        assert given_up.text == ""
+        heard = await stt.transcribe(audio, language=Language.ENGLISH)
+        assert heard.text  # the same clip, awaited: words
+
+        task = asyncio.create_task(stt.transcribe(audio, language=Language.ENGLISH))
+        await asyncio.sleep(0.02)  # running on the worker thread
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = time.monotonic()
+        await stt.transcribe(audio, language=Language.ENGLISH)
+        queued_and_done = time.monotonic() - started
+        started = time.monotonic()
+        await stt.transcribe(audio, language=Language.ENGLISH)
+        alone = time.monotonic() - started
+        # behind a full transcription this would take ~2 × alone; behind an abandoned one, the
+        # encoder's share at most
+        assert queued_and_done < 1.8 * alone, (queued_and_done, alone)
+    finally:
+        await stt.aclose()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,18 @@ class WhisperSTT:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._ensure_model)
 
     async def transcribe(self, audio: Samples, *, language: Language | None) -> Transcript:
+        """Cancelling the caller also stops the work: before it starts, or between Whisper's
+        encoder and decoder (a speculative transcription of a turn that went on is abandoned
+        half-way, and the next one, of the whole turn, does not queue behind all of it)."""
         loop = asyncio.get_running_loop()
+        abandoned = threading.Event()
         try:
-            return await loop.run_in_executor(self._executor, self._transcribe, audio, language)
+            return await loop.run_in_executor(
+                self._executor, self._transcribe, audio, language, abandoned
+            )
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
         except AIProviderError:
             raise
         except Exception as exc:
@@ -94,13 +104,15 @@ class WhisperSTT:
             )  # fmt: skip
         return self._model
 
-    def _transcribe(self, audio: Samples, language: Language | None) -> Transcript:
+    def _transcribe(
+        self, audio: Samples, language: Language | None, abandoned: threading.Event | None = None
+    ) -> Transcript:
         model = self._ensure_model()
         if float(np.sqrt(np.mean(np.square(audio)))) < SILENCE_RMS:
             chosen = language or Language.ENGLISH
             return Transcript(text="", language=chosen, duration_s=len(audio) / SAMPLE_RATE)
         if self._window_s < 30 and len(audio) <= self._window_s * SAMPLE_RATE:
-            return self._transcribe_window(model, audio, language)
+            return self._transcribe_window(model, audio, language, abandoned)
         chosen = language or self._detect(model, audio)
         # With timestamps: without them Whisper base tends to stop at the first long pause of a
         # 30 s window (it heard only "안녕하세요." of a two-sentence Korean clip on CI's CPU).
@@ -115,8 +127,9 @@ class WhisperSTT:
         return Transcript(text=text, language=chosen, duration_s=len(audio) / SAMPLE_RATE)
 
     def _transcribe_window(
-        self, model: Any, audio: Samples, language: Language | None
-    ) -> Transcript:
+        self, model: Any, audio: Samples, language: Language | None,
+        abandoned: threading.Event | None = None,
+    ) -> Transcript:  # fmt: skip
         """Encode the clip padded to `window_s` only, then decode greedily on that."""
         from faster_whisper.tokenizer import Tokenizer
 
@@ -127,6 +140,8 @@ class WhisperSTT:
         padded = np.zeros((features.shape[0], frames), np.float32)
         padded[:, : min(frames, features.shape[1])] = features[:, :frames]
         encoded = model.encode(padded)
+        if abandoned is not None and abandoned.is_set():  # nobody waits for the words any more
+            return Transcript(text="", language=language or Language.ENGLISH, duration_s=0.0)
         # Language identification is less sure on a short window (espeak's Korean passed for
         # English): when the call does not say, detect on Whisper's full window.
         chosen = language or self._detect(model, audio)
