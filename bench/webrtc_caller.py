@@ -70,62 +70,63 @@ class Script:
         return cls(silence, encode_opus(script)[: len(script) // FRAME])
 
 
-class LoopMic(MediaStreamTrack):
-    """Sends `script`, in real time: silence for `lead_s`, then its cycle over and over."""
+class PacedMic(MediaStreamTrack):
+    """A microphone that sends one pre-encoded 20 ms packet per frame period, in real time;
+    subclasses say which (`_next`)."""
 
     kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._index = 0  # of the next packet; packet i goes out at start + i frames
+        self._start: float | None = None
+
+    def _next(self) -> bytes:
+        raise NotImplementedError
+
+    async def recv(self) -> av.Packet[Any]:
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._index * FRAME / RATE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        packet = av.Packet(self._next())
+        packet.pts, packet.time_base = self._index * FRAME, TIME_BASE
+        self._index += 1
+        return packet
+
+
+class LoopMic(PacedMic):
+    """Sends `script`, in real time: silence for `lead_s`, then its cycle over and over."""
 
     def __init__(self, script: Script, lead_s: float = 0.0) -> None:
         super().__init__()
         self._script = script
         self._lead = int(lead_s * RATE) // FRAME
-        self._index = 0
-        self._start: float | None = None
 
-    async def recv(self) -> av.Packet[Any]:
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + self._index * FRAME / RATE - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+    def _next(self) -> bytes:
         position = self._index - self._lead
         cycle = self._script.cycle
-        data = cycle[position % len(cycle)] if cycle and position >= 0 else self._script.silence
-        packet = av.Packet(data)
-        packet.pts, packet.time_base = self._index * FRAME, TIME_BASE
-        self._index += 1
-        return packet
+        return cycle[position % len(cycle)] if cycle and position >= 0 else self._script.silence
 
 
-class QueueMic(MediaStreamTrack):
+class QueueMic(PacedMic):
     """Sends silence in real time, and the packets of a clip when told (`say`)."""
-
-    kind = "audio"
 
     def __init__(self, silence: bytes) -> None:
         super().__init__()
         self._silence = silence
         self._queue: list[bytes] = []
-        self._index = 0
-        self._start: float | None = None
 
     def say(self, packets: list[bytes]) -> float:
         """Queue `packets`; return when (monotonic) the first of them will be sent."""
         start = self._start if self._start is not None else time.monotonic()
-        index = self._index + len(self._queue)  # recv() sends packet i at start + i frames
+        index = self._index + len(self._queue)
         self._queue.extend(packets)
         return start + index * FRAME / RATE
 
-    async def recv(self) -> av.Packet[Any]:
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + self._index * FRAME / RATE - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        packet = av.Packet(self._queue.pop(0) if self._queue else self._silence)
-        packet.pts, packet.time_base = self._index * FRAME, TIME_BASE
-        self._index += 1
-        return packet
+    def _next(self) -> bytes:
+        return self._queue.pop(0) if self._queue else self._silence
 
 
 @dataclass
