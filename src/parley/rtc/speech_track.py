@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import fractions
 import functools
-import threading
 import time
 import weakref
 from collections import deque
@@ -100,39 +99,38 @@ def _opus_encoder() -> Any:
     return codec
 
 
+def _encode_frame(codec: Any, samples: Pcm16, pts: int) -> list[bytes]:
+    """One 20 ms mono frame through `codec`: libopus returns one packet per frame (its look-ahead
+    shifts the audio by 6.5 ms; it does not hold a frame back)."""
+    frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
+    frame.sample_rate, frame.pts, frame.time_base = RATE, pts, TIME_BASE
+    return [bytes(p) for p in codec.encode(frame)]
+
+
 class _Encoder:
-    """One track's Opus encoder, used only on the encoder thread, segment after segment."""
+    """One track's Opus encoder. It runs only on the one encoder thread, which takes the jobs in
+    the order they were queued, so a track's segments are encoded one after the other."""
 
     def __init__(self) -> None:
         self._codec: Any = None
         self._pts = 0
-        self._lock = threading.Lock()
 
     def encode(self, segment: Segment) -> None:
-        with self._lock:
-            if self._codec is None:
-                self._codec = _opus_encoder()
-            for start in range(0, len(segment.pcm), FRAME):
-                frame = av.AudioFrame.from_ndarray(
-                    segment.pcm[None, start : start + FRAME], format="s16", layout="mono"
-                )
-                frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, TIME_BASE
-                self._pts += FRAME
-                # libopus returns one packet per 20 ms frame (its look-ahead shifts the audio by
-                # 6.5 ms, it does not hold a frame back)
-                segment.packets.extend(bytes(p) for p in self._codec.encode(frame))
+        if self._codec is None:
+            self._codec = _opus_encoder()
+        for start in range(0, len(segment.pcm), FRAME):
+            segment.packets += _encode_frame(
+                self._codec, segment.pcm[start : start + FRAME], self._pts
+            )
+            self._pts += FRAME
 
 
 @functools.cache
 def silence_packet() -> bytes:
-    """Opus for 20 ms of silence (a few bytes), from an encoder past its start-up."""
+    """Opus for 20 ms of silence, from an encoder past its start-up."""
     codec = _opus_encoder()
-    zeros = np.zeros((1, FRAME), np.int16)
-    packets: list[bytes] = []
-    for index in range(12):
-        frame = av.AudioFrame.from_ndarray(zeros, format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, index * FRAME, TIME_BASE
-        packets += [bytes(p) for p in codec.encode(frame)]
+    zeros = np.zeros(FRAME, np.int16)
+    packets = [p for index in range(12) for p in _encode_frame(codec, zeros, index * FRAME)]
     return packets[-1]
 
 

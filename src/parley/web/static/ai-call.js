@@ -3,7 +3,7 @@
 // Plain ES module, no build step. `?demo=1` (or `?demo=2`) renders a canned conversation without
 // connecting; `?rawmic=1` turns the browser's echo cancellation, noise suppression and gain off.
 
-import { el, icon, loadSocketIo } from "/dom.js";
+import { $, el, icon, loadSocketIo } from "/dom.js";
 
 const API = "/api/v1/calls";
 const NAMESPACE = "/signaling";
@@ -65,7 +65,6 @@ class Cancelled extends Error {}
 
 // ---- DOM -------------------------------------------------------------------------------------
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   app: $("app"),
   pill: $("status-pill"),

@@ -1,5 +1,8 @@
 // Helpers shared by Parley's pages (the call page, the meetings home and meeting page).
 
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
+
 /** An element with a class and text (always as text: never HTML). */
 export function el(tag, className, text) {
   const node = document.createElement(tag);

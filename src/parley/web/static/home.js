@@ -4,7 +4,7 @@
 //   parley.hostedMeetings         [{id, title, createdAt}] the meetings created here (no tokens)
 //   parley.displayName            the name last used
 
-import { el, icon, store } from "/dom.js";
+import { $, el, icon, store } from "/dom.js";
 
 const API = "/api/v1/meetings";
 const KEYS = {
@@ -15,7 +15,6 @@ const KEYS = {
 const MAX_RECENT = 6;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   clock: $("clock"),
   joinForm: $("join-form"),

@@ -44,7 +44,7 @@
 //   parley.hostToken.<meetingId> (set by the home page; sent as `hostToken` in `join`).
 // Shortcuts: Ctrl/⌘+D microphone, Ctrl/⌘+E camera, Esc closes the side panel.
 
-import { el, icon, loadSocketIo, store } from "/dom.js";
+import { $, el, icon, loadSocketIo, store } from "/dom.js";
 
 const API = "/api/v1/meetings";
 const NAMESPACE = "/meetings";
@@ -83,7 +83,6 @@ class RequestError extends Error {
 
 // ---- DOM -------------------------------------------------------------------------------------
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   app: $("app"),
   loading: $("loading"),
