@@ -477,7 +477,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pad", type=float, default=0.3, help="silence before and after, s")
     parser.add_argument("--limit", type=int, default=None, help="first N sentences per language")
     parser.add_argument("--repeat", type=int, default=1, help="calls per utterance (median)")
-    parser.add_argument("--threads", type=int, default=0, help="CTranslate2 threads (0: auto)")
+    parser.add_argument("--threads", type=int, default=1, help="threads (0: CTranslate2 default)")
     parser.add_argument("--no-detect", action="store_true", help="skip language detection")
     parser.add_argument(
         "--detect-windows", default="30", help="windows to run language detection with"

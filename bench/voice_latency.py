@@ -4,16 +4,18 @@ real caller's would be), on loopback, through the real REST + Socket.IO contract
 
 Per turn:
   voice-to-voice   the end of the caller's speech (the last loud sample of the clip, as sent)
-                   → the first loud AI frame decoded at the client;
+                   → the first loud AI frame arriving at the client (its packet; a player adds
+                   its jitter buffer: aiortc's 80 ms, printed beside it, a browser's NetEq
+                   ~20–60 ms on a clean network);
   its parts        how long after that end the server's VAD heard the last speech (the receive
                    path and Silero's hangover), the server's own voice-to-voice (`turn-latency`:
                    end of speech heard → first audio queued) with its stages (end-of-turn wait,
                    STT, LLM first token and first clause, TTS first chunk), and the delivery
-                   (first audio queued → heard at the client: pacing, Opus, the client's aiortc
-                   jitter buffer of 80 ms, the leading quiet of the voice);
+                   (first audio queued → arrived at the client: pacing, network, the leading
+                   quiet of the voice);
   greeting         media flowing → first greeting audio;
   barge-in         every other answer is interrupted: the onset of the caller's speech → the
-                   last loud AI frame the client received.
+                   last loud AI frame arriving at the client.
 The server's and this process's monotonic clocks are the same clock (Linux CLOCK_MONOTONIC), so
 the parts line up. Prints p50/p95; asserts nothing.
 
@@ -89,16 +91,18 @@ def show(name: str, values: list[float]) -> None:
         print(f"  {name:34s} p50 {p50:7.0f} ms   p95 {p95:7.0f} ms  (n={len(values)})")
 
 
-def loud_frames(ear: Ear, since: float) -> list[float]:
-    return [
-        t for t, level in zip(ear.arrivals, ear.levels, strict=False) if t >= since and level > LOUD
-    ]
+def loud_frames(ear: Ear, since: float, played: bool = False) -> list[float]:
+    """When loud frames arrived (or, `played`, came out of aiortc's jitter buffer) after `since`."""
+    times = ear.arrivals if played else ear.received
+    return [t for t, level in zip(times, ear.levels, strict=False) if t >= since and level > LOUD]
 
 
-async def first_loud(ear: Ear, since: float, within: float = 30) -> float | None:
+async def first_loud(
+    ear: Ear, since: float, within: float = 30, played: bool = False
+) -> float | None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if frames := loud_frames(ear, since):
+        if frames := loud_frames(ear, since, played):
             return frames[0]
         await asyncio.sleep(0.01)
     return None
@@ -174,6 +178,7 @@ async def converse(server: LiveServer, clips: list[Clip], args: argparse.Namespa
     silence = Script.of(None, 0).silence
     mic = QueueMic(silence)
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        await warmed_up(http)
         caller = await dial(http, server.url, mic)
         try:
             await asyncio.wait_for(caller.in_progress.wait(), 30)
@@ -194,6 +199,16 @@ async def converse(server: LiveServer, clips: list[Clip], args: argparse.Namespa
     return figures
 
 
+async def warmed_up(http: httpx.AsyncClient, within: float = 120) -> None:
+    """Wait for the server's start-up warm-up (the LLM reading the calls' prompts in): a call
+    made during it competes with it, which is a start-up cost, not a turn's."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not (await http.get("/metrics")).json()["modelsWarming"]:
+            return
+        await asyncio.sleep(0.2)
+
+
 async def one_turn(
     caller: Caller, mic: QueueMic, clips: list[Clip], turn: int, figures: Figures,
     args: argparse.Namespace,
@@ -205,6 +220,8 @@ async def one_turn(
         print(f"  turn {turn}: no answer heard")
         return
     figures.add("voice-to-voice at the client", answer - speech_end)
+    if (played := await first_loud(caller.ear, answer - 0.001, played=True)) is not None:
+        figures.add("  … played by aiortc (jitter buffer)", played - speech_end)
     if turn % 2 == 0:  # interrupt every other answer, mid-sentence
         await barge_in(caller, mic, clips[0], answer + 1.0, figures, turn, args)
     else:
@@ -222,7 +239,7 @@ async def one_turn(
     at = latency["at"]
     figures.add("  VAD heard the end after", monotonic_of(at["speechEnded"]) - speech_end)
     if at.get("firstAudio"):
-        figures.add("  delivery (queued → heard)", answer - monotonic_of(at["firstAudio"]))
+        figures.add("  delivery (queued → arrived)", answer - monotonic_of(at["firstAudio"]))
     for key, value in latency["stages"].items():
         if isinstance(value, int | float):
             figures.add(f"  server {key}", value / 1000)

@@ -18,7 +18,9 @@ import httpx
 import numpy as np
 import socketio
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
 from av import AudioFrame
 
 from parley.ai.base import Pcm16
@@ -30,6 +32,7 @@ LOUD = 200.0  # RMS (16-bit) above which a received frame counts as the AI speak
 PEER = "bench-caller"
 NAMESPACE = "/signaling"
 HANG_UPS = ("leave-session", "disconnect", "rest-end")
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 
 
 def encode_opus(pcm: Pcm16) -> list[bytes]:
@@ -129,14 +132,36 @@ class QueueMic(PacedMic):
         return self._queue.pop(0) if self._queue else self._silence
 
 
+class ArrivalClock(JitterBuffer):
+    """aiortc's audio jitter buffer as aiortc makes it (16 packets, prefetch 4), which also notes
+    when each packet arrived, by RTP timestamp: a frame comes out of the buffer (is played) about
+    80 ms after its packet arrived, and a benchmark may want either moment. Keyed as the decoded
+    frames' `pts` are: RTP time since the first packet."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=16, prefetch=4)
+        self.arrived: dict[int, float] = {}
+        self._first: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        if self._first is None:
+            self._first = packet.timestamp
+        pts = (packet.timestamp - self._first) % 2**32
+        self.arrived.setdefault(pts, time.monotonic())
+        return super().add(packet)
+
+
 @dataclass
 class Ear:
-    """Per received frame: arrival (monotonic), RTP timestamp, RMS level."""
+    """Per received frame: when aiortc played it out (monotonic), when its packet arrived (the
+    same, unless `clock` notes arrivals), RTP timestamp, RMS level."""
 
     arrivals: list[float] = field(default_factory=list)
+    received: list[float] = field(default_factory=list)
     pts: list[int] = field(default_factory=list)
     levels: list[float] = field(default_factory=list)
     heard: asyncio.Event = field(default_factory=asyncio.Event)  # a first loud frame came
+    clock: ArrivalClock | None = None
 
     async def listen(self, track: MediaStreamTrack) -> None:
         while True:
@@ -147,7 +172,12 @@ class Ear:
             assert isinstance(frame, AudioFrame)
             pcm = frame.to_ndarray().astype(np.float32)
             level = float(np.sqrt(np.mean(pcm * pcm)))
-            self.arrivals.append(time.monotonic())
+            now = time.monotonic()
+            self.arrivals.append(now)
+            arrived = now
+            if self.clock is not None and frame.pts is not None:
+                arrived = self.clock.arrived.pop(frame.pts, now)
+            self.received.append(arrived)
             self.pts.append(int(frame.pts or 0))
             self.levels.append(level)
             if level > LOUD:
@@ -244,6 +274,11 @@ def _recorder(caller: Caller, event: str) -> Any:
 
 def _start_listening(caller: Caller, track: MediaStreamTrack) -> None:
     if track.kind == "audio" and caller.listener is None:
+        for transceiver in caller.pc.getTransceivers():
+            receiver = transceiver.receiver
+            if receiver.track is track and hasattr(receiver, _JITTER_BUFFER):
+                caller.ear.clock = ArrivalClock()
+                setattr(receiver, _JITTER_BUFFER, caller.ear.clock)
         caller.listener = asyncio.create_task(caller.ear.listen(track), name="bench-ear")
 
 

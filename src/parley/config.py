@@ -245,6 +245,7 @@ class AISettings(_Section):
     ollama_base_url: str = Field("http://127.0.0.1:11434/v1", validation_alias="OLLAMA_BASE_URL")
     ollama_model: str = Field("llama3.1", validation_alias="OLLAMA_MODEL")
     stt_window_s: int = Field(10, ge=5, le=30, validation_alias="STT_WINDOW")
+    stt_threads: int = Field(1, ge=0, le=256, validation_alias="STT_THREADS")
     openai_stt_model: str = Field("whisper-1", validation_alias="OPENAI_STT_MODEL")
     openai_tts_model: str = Field("tts-1", validation_alias="OPENAI_TTS_MODEL")
     openai_tts_voice: str = Field(

@@ -1,5 +1,7 @@
 """`GET /metrics`: cheap runtime figures, and the object census outside production only."""
 
+import asyncio
+
 from tests.conftest import MakeClient
 
 
@@ -29,3 +31,15 @@ async def test_the_census_is_not_taken_in_production(make_client: MakeClient) ->
         body = (await client.get("/metrics", params={"objects": "true"})).json()
     assert body["objects"] is None
     assert body["media"]["liveCalls"] == 0
+
+
+async def test_metrics_say_while_the_llm_warms_up_after_start(make_client: MakeClient) -> None:
+    """Start-up reads the calls' prompts into the local LLM (a generation, so well over the time
+    one request takes); `modelsWarming` says so until it is done, then never again."""
+    async with make_client() as client:
+        assert (await client.get("/metrics")).json()["modelsWarming"] is True
+        deadline = asyncio.get_running_loop().time() + 120
+        while (await client.get("/metrics")).json()["modelsWarming"]:
+            assert asyncio.get_running_loop().time() < deadline, "still warming after 120 s"
+            await asyncio.sleep(0.1)
+        assert (await client.get("/metrics")).json()["modelsWarming"] is False

@@ -127,7 +127,11 @@ def _stt(settings: Settings) -> SpeechToText:
         return OpenAISTT(_openai_client(settings), ai.openai_stt_model)
     from parley.ai.local.whisper_stt import WhisperSTT
 
-    return WhisperSTT(assets.WHISPER_BASE.path(ai.models_path).parent, window_s=ai.stt_window_s)
+    return WhisperSTT(
+        assets.WHISPER_BASE.path(ai.models_path).parent,
+        window_s=ai.stt_window_s,
+        threads=ai.stt_threads,
+    )
 
 
 def _llm(settings: Settings) -> LanguageModel:

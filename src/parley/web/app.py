@@ -158,6 +158,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The calls' prompts only: a call's first reply is the most urgent, and a meeting's chat
         # is evaluated ahead by the assistant itself when it is written.
         warming = asyncio.create_task(warm_up(engine, app.state.conversation), name="warm-up")
+        app.state.warming = warming
         log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)
         yield
         warming.cancel()

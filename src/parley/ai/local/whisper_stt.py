@@ -12,6 +12,13 @@ straight on the CTranslate2 model (the encoder costs 0.66 s for 30 s and 0.10 s 
 this machine). Longer clips take faster-whisper's usual 30 s path. The output length is capped in
 proportion to the audio's length, so a decoding loop cannot run on to 448 tokens.
 See `bench/stt_accuracy.py` for what each window does to accuracy.
+
+Whisper runs on one thread by default (`STT_THREADS`). CTranslate2's own default (an OpenMP
+pool) was *slower* on this 2-core machine for a call's short clips — 40 questions of 1–3 s:
+median 181 / p95 286 ms with it, 140 / 167 ms on one thread (`bench/stt_accuracy.py --windows 10
+--language en --limit 20 --threads 0|1`) — and one thread leaves the other core to the event loop
+and the LLM. Only the 30 s path of long clips gains from a second thread (a 10.5 s clip:
+~2.6–3.0 s on two, ~3.1–3.4 s on one).
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ class WhisperSTT:
     """One model shared by every call; one worker thread, so utterances queue instead of fighting
     over the two cores."""
 
-    def __init__(self, model_dir: Path, *, window_s: int = 30, threads: int = 0) -> None:
+    def __init__(self, model_dir: Path, *, window_s: int = 30, threads: int = 1) -> None:
         self.name = f"whisper-base (window {window_s}s)"
         self._model_dir = model_dir
         self._window_s = window_s

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from aiortc import RTCPeerConnection
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from parley.calls.live import LiveCall
 from parley.config import AppEnv
@@ -59,6 +59,7 @@ class ObjectCensus(Schema):
 class RuntimeMetrics(Schema):
     process: ProcessFigures
     asyncio_tasks: int
+    models_warming: bool  # the local LLM is still reading the calls' prompts in after start-up
     media: MediaFigures
     objects: ObjectCensus | None = None
 
@@ -68,7 +69,7 @@ class RuntimeMetrics(Schema):
     summary="Runtime figures of this process (memory, CPU, tasks, live calls, audio pacing)",
 )
 async def metrics(
-    live: LiveCallsDep, settings: SettingsDep, objects: bool = False
+    request: Request, live: LiveCallsDep, settings: SettingsDep, objects: bool = False
 ) -> RuntimeMetrics:
     census = None
     if objects and settings.server.app_env is not AppEnv.PRODUCTION:
@@ -76,6 +77,7 @@ async def metrics(
     return RuntimeMetrics(
         process=_process(),
         asyncio_tasks=len(asyncio.all_tasks()),
+        models_warming=_warming(request),
         media=MediaFigures(
             live_calls=len(live),
             speech_tracks=live_tracks(),
@@ -88,6 +90,11 @@ async def metrics(
         ),
         objects=census,
     )
+
+
+def _warming(request: Request) -> bool:
+    task: asyncio.Task[None] | None = getattr(request.app.state, "warming", None)
+    return task is not None and not task.done()
 
 
 def _process() -> ProcessFigures:
