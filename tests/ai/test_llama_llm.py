@@ -1,10 +1,16 @@
 """The local LLM (llama.cpp, Qwen2.5 0.5B) with the real model."""
 
+import asyncio
+import os
 import re
+import threading
 import time
+
+import pytest
 
 from parley.ai.base import ChatMessage
 from parley.ai.engine import AIEngine
+from parley.ai.local.workers import model_worker, models_at_work
 
 SYSTEM = ChatMessage("system", "You are a helpful phone agent. Answer in one short sentence.")
 
@@ -47,3 +53,47 @@ async def test_closing_the_stream_frees_the_model_at_once(local_engine: AIEngine
     async for _ in local_engine.llm.stream_reply(quick, max_tokens=5):
         break
     assert time.perf_counter() - started < 2.0  # not waiting for 400 tokens to finish
+
+
+async def test_the_llm_takes_every_core_only_while_no_other_model_is_at_work(
+    local_engine: AIEngine,
+) -> None:
+    """llama.cpp's threads wait for each other at every layer: beside a Whisper or a Piper job
+    the generation keeps to its one thread, and takes both cores again when that job is done."""
+    import llama_cpp
+
+    from parley.ai.local.llama_llm import LlamaCppLLM
+
+    llm = local_engine.llm
+    assert isinstance(llm, LlamaCppLLM)
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: nothing to share")
+
+    def threads_now() -> int:
+        return int(llama_cpp.llama_n_threads(llm._ensure_model()._ctx.ctx))
+
+    other = model_worker("test-other-model")
+    started, release = threading.Event(), threading.Event()
+
+    def other_job() -> None:  # as a transcription would, on its own model's worker
+        started.set()
+        release.wait(60)
+
+    try:
+        busy = asyncio.get_running_loop().run_in_executor(other, other_job)
+        assert await asyncio.to_thread(started.wait, 10)
+        assert models_at_work() >= 1
+        count = [SYSTEM, ChatMessage("user", "Count from one to fifty in words, with commas.")]
+        seen: list[int] = []
+        async for _ in llm.stream_reply(count, max_tokens=60):
+            seen.append(threads_now())
+            if len(seen) == 5:
+                release.set()
+                await busy
+            if len(seen) == 25:
+                break
+    finally:
+        release.set()
+        other.shutdown()
+    assert seen[:4] == [1] * 4, seen  # beside the other job
+    assert seen[-5:] == [os.cpu_count()] * 5, seen  # alone again

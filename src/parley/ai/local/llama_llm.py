@@ -18,26 +18,28 @@ from pathlib import Path
 from typing import Any
 
 from parley.ai.base import ChatMessage
-from parley.ai.local.workers import model_worker
+from parley.ai.local.workers import model_worker, models_at_work
 from parley.ai.streaming import stream_from_thread
 
 STATE_CACHE_BYTES = 512 * 1024 * 1024
 
 
 def default_threads() -> int:
-    """All cores but one. llama.cpp's threads wait for each other at every layer, so a thread
-    that loses its core to the audio path (Opus, VAD, TTS) stalls all of them: on this 2-core
-    machine two threads took the first token of a live reply from 0.6 s to 10 s
+    """All cores but one: the threads a generation keeps to while another model is at work.
+    llama.cpp's threads wait for each other at every layer, so a thread that shares its core
+    with Whisper or Piper stalls all of them: on this 2-core machine two threads beside the other
+    models took the first token of a live reply from 0.6 s to 10 s, and some turns to 2.7–5.7 s
     (`bench/voice_latency.py --llm-threads`)."""
     return max(1, (os.cpu_count() or 2) - 1)
 
 
 def default_batch_threads() -> int:
-    """Every core, for evaluating a prompt when no live audio needs the CPU (the meeting
-    assistant, Janus doing the media): a new prompt evaluates about twice as fast on 2 threads
-    as on 1 here (20 new words: 0.60 → 0.36 s to the first token). With calls live it is not
-    used: a prompt on both cores starved the audio path, and the AI's own echo got past the
-    echo guard in 2 of 3 suite runs."""
+    """Every core: what a generation takes while it is the only model at work, which is when a
+    call waits for it (Whisper is done, Piper waits for the first clause). On this machine a
+    token takes ~49 ms on two threads and ~85 ms on one, and a new prompt's first token comes
+    about twice as fast (20 new words: 0.60 → 0.36 s); a call's first clause came in 423 ms
+    instead of 699–742 (p50, `bench/voice_latency.py`), and the audio path, which runs at a
+    higher priority than every model, paced with fewer gaps than before."""
     return os.cpu_count() or 1
 
 
@@ -66,9 +68,9 @@ class LlamaCppLLM:
     def stream_reply(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, all_cores: bool = False
     ) -> AsyncIterator[str]:
-        """The prompt is evaluated on the generation threads (all cores but one), or on
-        `LLM_BATCH_THREADS` (every core) when the caller says no live audio needs the CPU: a
-        call's audio path starved of its core lets the AI's own echo through, and stalls."""
+        """Each step (the prompt, then every token) runs on `LLM_BATCH_THREADS` (every core)
+        while no other model is at work, else on `LLM_THREADS`; `all_cores` (no live audio
+        needs the CPU: the meeting assistant between calls) takes every core throughout."""
         threads = self._batch_threads if all_cores else self._threads
         return self._stream(messages, max_tokens, threads)
 
@@ -116,7 +118,8 @@ class LlamaCppLLM:
         batch_threads: int,
     ) -> Iterator[str]:  # fmt: skip
         llama = self._ensure_model()
-        llama._ctx.set_n_threads(self._threads, batch_threads)  # per request; one thread runs all
+        threads = self._threads_now(batch_threads)
+        llama._ctx.set_n_threads(threads, threads)  # per step; only this thread runs llama
         chunks = llama.create_chat_completion(
             messages=prompt, stream=True, max_tokens=max_tokens, temperature=self._temperature,
             top_p=0.9, repeat_penalty=1.1,
@@ -124,6 +127,15 @@ class LlamaCppLLM:
         for chunk in chunks:
             if stop.is_set():
                 break
+            if (now := self._threads_now(batch_threads)) != threads:
+                threads = now
+                llama._ctx.set_n_threads(threads, threads)  # for the next token
             text = chunk["choices"][0]["delta"].get("content")
             if text:
                 yield text
+
+    def _threads_now(self, least: int) -> int:
+        """Every core while this generation is the only model at work (a first clause, as a rule:
+        Whisper is done, and Piper waits for it), else `least`. llama.cpp's threads wait for each
+        other at every layer, so sharing a core with Whisper or Piper would stall them all."""
+        return max(least, self._batch_threads) if models_at_work() <= 1 else least
