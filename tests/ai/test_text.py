@@ -51,6 +51,18 @@ def test_the_first_clause_goes_at_the_first_comma_even_after_one_word() -> None:
     assert split(["Sure, I can help."], first_clause_words=2) == ["Sure, I can help."]
 
 
+def test_the_first_clause_goes_with_its_comma_token_not_the_next() -> None:
+    splitter = SentenceSplitter()
+    assert [splitter.feed(t) for t in ("I", "'m", " sorry", ",")] == [[], [], [], ["I'm sorry,"]]
+    assert splitter.feed(" but I") == []
+    numbers = SentenceSplitter()  # a comma after a digit may be a thousands separator
+    assert [numbers.feed(t) for t in ("It costs 1", ",", "000 won")] == [[], [], []]
+    korean = SentenceSplitter()
+    assert korean.feed("네,") == ["네,"]
+    later = SentenceSplitter()  # later clauses still wait for their length and the space
+    assert later.feed("Yes. I can do that,") == ["Yes."]
+
+
 @pytest.mark.parametrize(
     ("raw", "spoken"),
     [
