@@ -158,7 +158,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         "ICE_HOST_ADDRESSES": "127.0.0.1", "STUN_SERVER_URL": "", "DEFAULT_LANGUAGE": "en",
         "STT_WINDOW": str(args.window), "LLM_TEMPERATURE": "0", "LOG_LEVEL": "WARNING",
         "TURN_MIN_SPEECH": str(args.min_speech), "ECHO_GUARD": str(not args.no_echo_guard).lower(),
-        "CALL_IDLE_TIMEOUT": "600", "TURN_PAUSE": str(args.pause),
+        "CALL_IDLE_TIMEOUT": "600", "TURN_STT_PAUSE": str(args.stt_pause),
     }  # fmt: skip
     if args.llm_threads:
         env["LLM_THREADS"] = str(args.llm_threads)
@@ -302,5 +302,5 @@ if __name__ == "__main__":
     parser.add_argument("--verbose", action="store_true", help="every turn's stages")
     parser.add_argument("--no-echo-guard", action="store_true")
     parser.add_argument("--min-speech", type=float, default=0.064, help="TURN_MIN_SPEECH")
-    parser.add_argument("--pause", type=float, default=0.2, help="TURN_PAUSE")
+    parser.add_argument("--stt-pause", type=float, default=0.1, help="TURN_STT_PAUSE")
     asyncio.run(run(parser.parse_args()))

@@ -269,7 +269,8 @@ class AISettings(_Section):
     turn_early_end_silence_s: float = Field(
         0.3, ge=0.1, le=5, validation_alias="TURN_EARLY_END_SILENCE"
     )
-    turn_pause_s: float = Field(0.2, ge=0.05, le=2, validation_alias="TURN_PAUSE")
+    turn_stt_pause_s: float = Field(0.1, ge=0.03, le=2, validation_alias="TURN_STT_PAUSE")
+    turn_answer_pause_s: float = Field(0.2, ge=0.03, le=2, validation_alias="TURN_ANSWER_PAUSE")
     echo_guard: bool = Field(True, validation_alias="ECHO_GUARD")
 
     @property

@@ -151,3 +151,12 @@ async def test_speech_does_start_a_turn(
         events += detector.feed(chunk, await vad.feed(chunk))
     assert kinds(events)[0] == "SpeechStarted"
     assert kinds(events)[-1] == "TurnEnded"
+
+
+def test_the_words_are_transcribed_after_a_short_pause_and_answered_after_a_longer_one() -> None:
+    config = TurnConfig()
+    assert config.pause_s < config.answer_pause_s < config.early_end_silence_s
+    detector = TurnDetector(config)
+    events = feed(detector, "s" * 10 + "." * 3)  # 96 ms: not yet
+    assert kinds(events) == ["SpeechStarted"]
+    assert kinds(feed(detector, ".")) == ["SpeechPaused"]  # 128 ms, the 4th silent window

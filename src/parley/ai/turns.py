@@ -7,10 +7,11 @@
 A turn ends by itself only after `end_silence_s` of silence (700 ms by default), so the normal
 pauses inside a sentence do not cut the caller off; a turn that goes on past `max_turn_s` is ended
 anyway. Waiting that long on every turn is what makes voice agents feel slow, so the detector
-also says when the caller *may* have finished (`SpeechPaused`, after `pause_s` = 200 ms): the
-call starts recognizing and answering speculatively there, and ends the turn early (`end_now`)
-when the words sound finished (`sounds_finished`: a question, a complete sentence), the way
-LiveKit's and Pipecat's text-aware turn detectors do. `SpeechResumed` cancels the speculation.
+also says when the caller *may* have finished (`SpeechPaused`, after `pause_s` = 100 ms): the
+call starts recognizing there, asks the LLM once the silence has lasted `answer_pause_s`
+(200 ms; Whisper is half done by then), and ends the turn early (`end_now`) when the words sound
+finished (`sounds_finished`: a question, a complete sentence), the way LiveKit's and Pipecat's
+text-aware turn detectors do. `SpeechResumed` cancels the speculation.
 `SpeechStarted` comes as soon as speech is sure (`min_speech_s`), which is what barge-in needs.
 The audio handed over starts `preroll_s` before the detected onset, so no first syllable is lost.
 """
@@ -33,7 +34,8 @@ class TurnConfig:
     start_threshold: float = 0.6
     end_threshold: float = 0.35
     min_speech_s: float = 0.064  # two 32 ms windows: barge-in waits for this
-    pause_s: float = 0.2
+    pause_s: float = 0.1  # the words so far are transcribed (a dropped Whisper run is cheap)
+    answer_pause_s: float = 0.2  # ... and answered (an LLM prompt cannot be interrupted)
     early_end_silence_s: float = 0.3  # the least silence before a turn that sounds finished ends
     end_silence_s: float = 0.7
     preroll_s: float = 0.3

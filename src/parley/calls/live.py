@@ -5,11 +5,12 @@
                                   SpeechStarted while the AI talks:                ▼
                                   barge-in (stop playback and generation)   TTS ─▶ SpeechTrack
 
-Turns are answered speculatively: at the first 200 ms pause (`SpeechPaused`) the call already
-transcribes, asks the LLM and synthesizes the first clause, holding every side effect (events,
-audio, storage) behind the turn's gate. The gate opens when the turn is over — at once when the
-words sound finished (a question, a complete sentence) and 300 ms of silence have passed, else
-after the full 700 ms — and the work done meanwhile is not lost; speech resuming cancels it.
+Turns are answered speculatively: at the first 100 ms pause (`SpeechPaused`) the call already
+transcribes, and once the pause has lasted 200 ms asks the LLM and synthesizes the first clause,
+holding every side effect (events, audio, storage) behind the turn's gate. The gate opens when
+the turn is over — at once when the words sound finished (a question, a complete sentence) and
+300 ms of silence have passed, else after the full 700 ms — and the work done meanwhile is not
+lost; speech resuming cancels it.
 
 One `LiveCall` owns its peer connection, its speech track and every task it starts, and
 `aclose()` releases them in reverse order on every exit path (hang-up, socket gone, REST end, ICE
@@ -326,6 +327,17 @@ class LiveCall:
         if self._speculation is pending and (ended := self._detector.end_now()) is not None:
             self._commit(ended)
 
+    async def _answer_pause(self, pending: _Pending) -> None:
+        """Ask the LLM only once the silence has lasted `answer_pause_s`: transcribing a pause
+        between words costs a Whisper run that is dropped when the caller goes on, but a prompt
+        the LLM has started cannot be interrupted, and it would hold up the real one. Whisper
+        started at the shorter pause, so it is mostly done by then (−100 ms on every turn)."""
+        if pending.gate.is_set():
+            return
+        wait = pending.speech_ended_at + self.options.turns.answer_pause_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     async def _barge_in(self) -> None:
         """The caller speaks over the AI: silence at once, stop generating, keep what was heard."""
         dropped = self.track.clear()
@@ -355,7 +367,8 @@ class LiveCall:
             await self._events.emit(
                 "transcript", self._transcript(turn, "caller", heard.text, final=False)
             )
-        await self._end_early(pending, heard)
+        if not pending.gate.is_set():
+            self.tasks.start(self._end_early(pending, heard), f"end-early-{turn}")
         if not heard.text:
             await pending.gate.wait()
             await self._events.emit("transcript", self._transcript(turn, "caller", "", final=True))
@@ -368,6 +381,7 @@ class LiveCall:
             language=language.value,
             started_at=utcnow(),
         )
+        await self._answer_pause(pending)
         reply = _Reply(turn=turn, user=user, marks=marks, speech_ended_at=pending.speech_ended_at)
         pending.reply = reply
         if pending.gate.is_set():

@@ -182,7 +182,8 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 min_speech_s=ai.turn_min_speech_s,
                 end_silence_s=ai.turn_end_silence_s,
                 early_end_silence_s=min(ai.turn_early_end_silence_s, ai.turn_end_silence_s),
-                pause_s=min(ai.turn_pause_s, ai.turn_end_silence_s),
+                pause_s=min(ai.turn_stt_pause_s, ai.turn_end_silence_s),
+                answer_pause_s=min(ai.turn_answer_pause_s, ai.turn_end_silence_s),
             ),
             echo_guard=ai.echo_guard,
         )
