@@ -147,19 +147,22 @@ async def test_a_transcription_nobody_waits_for_stops_after_the_encoder(
         heard = await stt.transcribe(audio, language=Language.ENGLISH)
         assert heard.text  # the same clip, awaited: words
 
-        task = asyncio.create_task(stt.transcribe(audio, language=Language.ENGLISH))
-        await asyncio.sleep(0.02)  # running on the worker thread
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        started = time.monotonic()
-        await stt.transcribe(audio, language=Language.ENGLISH)
-        queued_and_done = time.monotonic() - started
-        started = time.monotonic()
-        await stt.transcribe(audio, language=Language.ENGLISH)
-        alone = time.monotonic() - started
+        queued, single = [], []  # the best of three of each: one busy moment is not the answer
+        for _ in range(3):
+            task = asyncio.create_task(stt.transcribe(audio, language=Language.ENGLISH))
+            await asyncio.sleep(0.02)  # running on the worker thread
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            started = time.monotonic()
+            await stt.transcribe(audio, language=Language.ENGLISH)
+            queued.append(time.monotonic() - started)
+            started = time.monotonic()
+            await stt.transcribe(audio, language=Language.ENGLISH)
+            single.append(time.monotonic() - started)
+        queued_and_done, alone = min(queued), min(single)
         # behind a full transcription this would take ~2 × alone; behind an abandoned one, the
         # encoder's share at most
-        assert queued_and_done < 1.8 * alone, (queued_and_done, alone)
+        assert queued_and_done < 1.8 * alone, (queued, single)
     finally:
         await stt.aclose()

@@ -503,7 +503,8 @@ class LiveCall:
         await self.track.played(ours)
 
     async def _finish(self, reply: _Reply, heard: str) -> None:
-        """Store the caller's turn and what the caller heard of the AI's, and tell the client."""
+        """Store the caller's turn and what the caller heard of the AI's, then tell the client
+        (so a client that reads the conversation when the final transcript comes finds both)."""
         self._turn_audio = None
         assistant = Turn(
             call_id=self.call.id,
@@ -515,6 +516,7 @@ class LiveCall:
             ended_at=utcnow(),
             latency_ms=reply.marks,
         )
+        await self._calls.record_turns([reply.user, assistant])
         payload = self._transcript(reply.turn, "ai", heard, final=True)
         payload["interrupted"] = reply.interrupted
         await self._events.emit("transcript", payload)
@@ -531,7 +533,6 @@ class LiveCall:
                 },
             },
         )
-        await self._calls.record_turns([reply.user, assistant])
         if self.options.legacy_audio_event and not reply.interrupted:
             await self._legacy_audio(reply.audio)
 
