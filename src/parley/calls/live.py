@@ -331,7 +331,7 @@ class LiveCall:
         """Ask the LLM only once the silence has lasted `answer_pause_s`: transcribing a pause
         between words costs a Whisper run that is dropped when the caller goes on, but a prompt
         the LLM has started cannot be interrupted, and it would hold up the real one. Whisper
-        started at the shorter pause, so it is mostly done by then (−100 ms on every turn)."""
+        started at the shorter pause, so it is mostly done by then (−100 ms on most turns)."""
         if pending.gate.is_set():
             return
         wait = pending.speech_ended_at + self.options.turns.answer_pause_s - time.monotonic()
