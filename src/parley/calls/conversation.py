@@ -55,6 +55,13 @@ class CallNotActiveError(ConflictError):
     code = "CALL_NOT_ACTIVE"
 
 
+@dataclass(slots=True)
+class HistoryWindow:
+    """Where one call's prompt history starts, kept from turn to turn (see `messages_for`)."""
+
+    start: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """What one exchange produced. Empty `user_text` means no speech was heard."""
@@ -142,6 +149,8 @@ class ConversationService:
         system_prompt: str | None,
         *,
         unsaved: Sequence[Turn] = (),
+        window: HistoryWindow | None = None,
+        move: bool = True,
     ) -> list[ChatMessage]:
         """System prompt, the call's last turns (at most `history_turns`), then what the caller
         said.
@@ -150,15 +159,28 @@ class ConversationService:
         can only reuse a prefix that stays the same, and sliding the window by one turn every
         turn changes it every time (the first token went from ~0.5 s to ~3 s from the sixth turn
         on, in `bench/voice_latency.py`). So the window's start stays put for several turns.
-        `unsaved` turns (not stored yet) count as the latest ones."""
+        `unsaved` turns (not stored yet) count as the latest ones.
+
+        A live call reads the next prompt in ahead (its prefetch, while an answer plays), and
+        that is when its `window` may move. A turn asked without that (`move=False`: after a
+        barge-in, which stores an exchange with no prefetch after it) keeps the window where the
+        prefetch left it, up to `step` turns over the limit: moving it there would make the LLM
+        read the whole prompt again first (2.5–2.8 s on this machine, traced in a bench call).
+        """
         limit = self._history_turns
         step = max(1, limit // 2)
         history = await self._calls.recent_turns(call.id, limit + step) if limit else []
         after = history[-1].index if history else -1
         history += [replace(t, index=after + n) for n, t in enumerate(unsaved, 1)]
         if history:
-            start = max(0, -(-(history[-1].index + 1 - limit) // step) * step)
-            history = [t for t in history if t.index >= start][-limit:]
+            last = history[-1].index
+            start = max(0, -(-(last + 1 - limit) // step) * step)
+            kept = None if window is None or move else window.start
+            if kept is not None and kept <= start and last + 1 - kept <= limit + step:
+                start = kept
+            if window is not None:
+                window.start = start
+            history = [t for t in history if t.index >= start][-(limit + step) :]
         messages = [ChatMessage("system", self.system_prompt(language, system_prompt))]
         messages += [
             ChatMessage("user" if t.role is Role.USER else "assistant", t.text) for t in history

@@ -59,7 +59,7 @@ from parley.ai.turns import (
     TurnEvent,
     sounds_finished,
 )
-from parley.calls.conversation import ConversationService
+from parley.calls.conversation import ConversationService, HistoryWindow
 from parley.calls.domain import Call, CallStatus, Role, Turn, utcnow
 from parley.calls.service import CallService
 from parley.errors import AtCapacityError, ConflictError, ParleyError
@@ -154,6 +154,7 @@ class LiveCall:
         self._reply: _Reply | None = None
         self._responder: asyncio.Task[None] | None = None  # answering a committed turn
         self._speculation: _Pending | None = None  # answering a turn that may not be over
+        self._history = HistoryWindow()  # where the LLM's prompt history starts; see _prefetch
         self.echo = EchoGuard()
         self._clock_offset: float | None = None  # our clock minus the caller's RTP clock
         if options.echo_guard:
@@ -421,8 +422,9 @@ class LiveCall:
 
     async def _speak_reply(self, reply: _Reply, pending: _Pending) -> None:
         messages = await self._conversation.messages_for(
-            self.call, reply.user.text, self.options.language, self.options.system_prompt
-        )
+            self.call, reply.user.text, self.options.language, self.options.system_prompt,
+            window=self._history, move=False,
+        )  # fmt: skip
         splitter = SentenceSplitter()
         llm_started = time.monotonic()
         async for piece in self._engine.llm.stream_reply(
@@ -489,7 +491,7 @@ class LiveCall:
         )
         messages = await self._conversation.messages_for(
             self.call, "", self.options.language, self.options.system_prompt,
-            unsaved=[reply.user, answer],
+            unsaved=[reply.user, answer], window=self._history,
         )  # fmt: skip
         try:
             await warm(messages)
