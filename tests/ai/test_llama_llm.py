@@ -97,3 +97,51 @@ async def test_the_llm_takes_every_core_only_while_no_other_model_is_at_work(
         other.shutdown()
     assert seen[:4] == [1] * 4, seen  # beside the other job
     assert seen[-5:] == [os.cpu_count()] * 5, seen  # alone again
+
+
+async def test_a_long_prompt_gives_a_core_back_as_soon_as_another_model_starts(
+    local_engine: AIEngine,
+) -> None:
+    """A prompt is read in chunks, threads chosen before each: a transcription starting while
+    a long prompt (a prefetch reading a moved history) is read gets its core within a chunk,
+    not when the whole prompt is done."""
+    import llama_cpp
+
+    from parley.ai.local.llama_llm import LlamaCppLLM
+
+    llm = local_engine.llm
+    assert isinstance(llm, LlamaCppLLM)
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: nothing to share")
+    ctx = llm._ensure_model()._ctx.ctx
+    history = " ".join(f"Order {n} shipped on day {n} to street {n}." for n in range(25))
+    long_prompt = [SYSTEM, ChatMessage("user", f"{history} Which order shipped on day 7?")]
+    other = model_worker("test-other-model")
+    started, release = threading.Event(), threading.Event()
+
+    def other_job() -> None:
+        started.set()
+        release.wait(60)
+
+    first_piece: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    async def read() -> None:
+        async for _ in llm.stream_reply(long_prompt, max_tokens=2):
+            if not first_piece.done():
+                first_piece.set_result(time.monotonic())
+
+    reading = asyncio.create_task(read())
+    try:
+        await asyncio.sleep(0.3)  # the prompt is being read, on both cores
+        assert not first_piece.done(), "the prompt was read too fast to test this"
+        assert int(llama_cpp.llama_n_threads(ctx)) == os.cpu_count()
+        busy = asyncio.get_running_loop().run_in_executor(other, other_job)
+        assert await asyncio.to_thread(started.wait, 10)
+        await asyncio.sleep(0.6)  # a chunk of 32 tokens, at most
+        assert not first_piece.done(), "the prompt was read too fast to test this"
+        assert int(llama_cpp.llama_n_threads(ctx)) == 1  # mid-prompt, the core is given back
+    finally:
+        release.set()
+        await reading
+        other.shutdown()
+    await busy

@@ -22,6 +22,7 @@ from parley.ai.local.workers import model_worker, models_at_work
 from parley.ai.streaming import stream_from_thread
 
 STATE_CACHE_BYTES = 512 * 1024 * 1024
+PROMPT_CHUNK = 32  # tokens per llama.cpp decode of a prompt: threads are chosen before each
 
 
 def default_threads() -> int:
@@ -61,6 +62,7 @@ class LlamaCppLLM:
         self._temperature = temperature
         self._executor = model_worker("llm")
         self._llama: Any = None
+        self._least = self._threads  # the threads of the request running now (its LLM thread)
 
     async def load(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._ensure_model)
@@ -110,6 +112,7 @@ class LlamaCppLLM:
                 n_threads_batch=self._batch_threads, n_batch=512, verbose=False,
             )  # fmt: skip
             llama.set_cache(LlamaRAMCache(capacity_bytes=STATE_CACHE_BYTES))
+            self._adapt_threads(llama)
             self._llama = llama
         return self._llama
 
@@ -118,8 +121,7 @@ class LlamaCppLLM:
         batch_threads: int,
     ) -> Iterator[str]:  # fmt: skip
         llama = self._ensure_model()
-        threads = self._threads_now(batch_threads)
-        llama._ctx.set_n_threads(threads, threads)  # per step; only this thread runs llama
+        self._least = batch_threads  # read by every decode of this request (_adapt_threads)
         chunks = llama.create_chat_completion(
             messages=prompt, stream=True, max_tokens=max_tokens, temperature=self._temperature,
             top_p=0.9, repeat_penalty=1.1,
@@ -127,12 +129,25 @@ class LlamaCppLLM:
         for chunk in chunks:
             if stop.is_set():
                 break
-            if (now := self._threads_now(batch_threads)) != threads:
-                threads = now
-                llama._ctx.set_n_threads(threads, threads)  # for the next token
             text = chunk["choices"][0]["delta"].get("content")
             if text:
                 yield text
+
+    def _adapt_threads(self, llama: Any) -> None:
+        """Choose the threads before every llama.cpp decode: each token, and each chunk of
+        `PROMPT_CHUNK` tokens of a prompt. A long prompt (a prefetch reading a moved history,
+        seconds) would otherwise keep both cores from its start to its end, and a Whisper run
+        starting meanwhile shared a core with it: in a bench call that made a transcription
+        take 0.95 s and the next first token 1.5–2.4 s, with 64 pacing gaps."""
+        decode = llama._ctx.decode
+        llama.n_batch = PROMPT_CHUNK  # how `Llama.eval` cuts a prompt into decodes
+
+        def adapting(batch: Any) -> Any:
+            threads = self._threads_now(self._least)
+            llama._ctx.set_n_threads(threads, threads)
+            return decode(batch)
+
+        llama._ctx.decode = adapting
 
     def _threads_now(self, least: int) -> int:
         """Every core while this generation is the only model at work (a first clause, as a rule:
