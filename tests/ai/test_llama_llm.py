@@ -6,10 +6,12 @@ import re
 import threading
 import time
 
+import llama_cpp
 import pytest
 
 from parley.ai.base import ChatMessage
 from parley.ai.engine import AIEngine
+from parley.ai.local.llama_llm import LlamaCppLLM
 from parley.ai.local.workers import model_worker, models_at_work
 
 SYSTEM = ChatMessage("system", "You are a helpful phone agent. Answer in one short sentence.")
@@ -55,46 +57,62 @@ async def test_closing_the_stream_frees_the_model_at_once(local_engine: AIEngine
     assert time.perf_counter() - started < 2.0  # not waiting for 400 tokens to finish
 
 
+class OtherModel:
+    """A job on a model worker of its own, as a transcription would be, until `done()`."""
+
+    def __init__(self) -> None:
+        self._worker = model_worker("test-other-model")
+        self._started, self._release = threading.Event(), threading.Event()
+        self._job: asyncio.Future[bool] | None = None
+
+    async def start(self) -> None:
+        def job() -> bool:
+            self._started.set()
+            return self._release.wait(60)
+
+        self._job = asyncio.get_running_loop().run_in_executor(self._worker, job)
+        assert await asyncio.to_thread(self._started.wait, 10)
+        assert models_at_work() >= 1
+
+    async def done(self) -> None:
+        self._release.set()
+        if self._job is not None:
+            await self._job
+        self._worker.shutdown()
+
+
+def shared_llm(engine: AIEngine) -> LlamaCppLLM:
+    llm = engine.llm
+    assert isinstance(llm, LlamaCppLLM)
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: nothing to share")
+    return llm
+
+
+def threads_of(llm: LlamaCppLLM) -> int:
+    """The threads llama.cpp's context runs its next decode on."""
+    return int(llama_cpp.llama_n_threads(llm._ensure_model()._ctx.ctx))
+
+
 async def test_the_llm_takes_every_core_only_while_no_other_model_is_at_work(
     local_engine: AIEngine,
 ) -> None:
     """llama.cpp's threads wait for each other at every layer: beside a Whisper or a Piper job
     the generation keeps to its one thread, and takes both cores again when that job is done."""
-    import llama_cpp
-
-    from parley.ai.local.llama_llm import LlamaCppLLM
-
-    llm = local_engine.llm
-    assert isinstance(llm, LlamaCppLLM)
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: nothing to share")
-
-    def threads_now() -> int:
-        return int(llama_cpp.llama_n_threads(llm._ensure_model()._ctx.ctx))
-
-    other = model_worker("test-other-model")
-    started, release = threading.Event(), threading.Event()
-
-    def other_job() -> None:  # as a transcription would, on its own model's worker
-        started.set()
-        release.wait(60)
-
+    llm = shared_llm(local_engine)
+    other = OtherModel()
     try:
-        busy = asyncio.get_running_loop().run_in_executor(other, other_job)
-        assert await asyncio.to_thread(started.wait, 10)
-        assert models_at_work() >= 1
+        await other.start()
         count = [SYSTEM, ChatMessage("user", "Count from one to fifty in words, with commas.")]
         seen: list[int] = []
         async for _ in llm.stream_reply(count, max_tokens=60):
-            seen.append(threads_now())
+            seen.append(threads_of(llm))
             if len(seen) == 5:
-                release.set()
-                await busy
+                await other.done()
             if len(seen) == 25:
                 break
     finally:
-        release.set()
-        other.shutdown()
+        await other.done()
     assert seen[:4] == [1] * 4, seen  # beside the other job
     assert seen[-5:] == [os.cpu_count()] * 5, seen  # alone again
 
@@ -105,24 +123,10 @@ async def test_a_long_prompt_gives_a_core_back_as_soon_as_another_model_starts(
     """A prompt is read in chunks, threads chosen before each: a transcription starting while
     a long prompt (a prefetch reading a moved history) is read gets its core within a chunk,
     not when the whole prompt is done."""
-    import llama_cpp
-
-    from parley.ai.local.llama_llm import LlamaCppLLM
-
-    llm = local_engine.llm
-    assert isinstance(llm, LlamaCppLLM)
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: nothing to share")
-    ctx = llm._ensure_model()._ctx.ctx
+    llm = shared_llm(local_engine)
     history = " ".join(f"Order {n} shipped on day {n} to street {n}." for n in range(25))
     long_prompt = [SYSTEM, ChatMessage("user", f"{history} Which order shipped on day 7?")]
-    other = model_worker("test-other-model")
-    started, release = threading.Event(), threading.Event()
-
-    def other_job() -> None:
-        started.set()
-        release.wait(60)
-
+    other = OtherModel()
     first_piece: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
     async def read() -> None:
@@ -134,14 +138,11 @@ async def test_a_long_prompt_gives_a_core_back_as_soon_as_another_model_starts(
     try:
         await asyncio.sleep(0.3)  # the prompt is being read, on both cores
         assert not first_piece.done(), "the prompt was read too fast to test this"
-        assert int(llama_cpp.llama_n_threads(ctx)) == os.cpu_count()
-        busy = asyncio.get_running_loop().run_in_executor(other, other_job)
-        assert await asyncio.to_thread(started.wait, 10)
+        assert threads_of(llm) == os.cpu_count()
+        await other.start()
         await asyncio.sleep(0.6)  # a chunk of 32 tokens, at most
         assert not first_piece.done(), "the prompt was read too fast to test this"
-        assert int(llama_cpp.llama_n_threads(ctx)) == 1  # mid-prompt, the core is given back
+        assert threads_of(llm) == 1  # mid-prompt, the core is given back
     finally:
-        release.set()
+        await other.done()
         await reading
-        other.shutdown()
-    await busy

@@ -73,16 +73,16 @@ class LlamaCppLLM:
         """Each step (the prompt, then every token) runs on `LLM_BATCH_THREADS` (every core)
         while no other model is at work, else on `LLM_THREADS`; `all_cores` (no live audio
         needs the CPU: the meeting assistant between calls) takes every core throughout."""
-        threads = self._batch_threads if all_cores else self._threads
-        return self._stream(messages, max_tokens, threads)
+        least = self._batch_threads if all_cores else self._threads
+        return self._stream(messages, max_tokens, least)
 
     async def _stream(
-        self, messages: Sequence[ChatMessage], max_tokens: int, batch_threads: int
+        self, messages: Sequence[ChatMessage], max_tokens: int, least: int
     ) -> AsyncIterator[str]:
         prompt = [{"role": m.role, "content": m.content} for m in messages]
 
         def produce(stop: threading.Event) -> Iterator[str]:
-            return self._generate(prompt, max_tokens, stop, batch_threads)
+            return self._generate(prompt, max_tokens, stop, least)
 
         stream = stream_from_thread(self._executor, produce, provider="llm:local")
         try:
@@ -95,8 +95,7 @@ class LlamaCppLLM:
         """Evaluate `messages` once so the RAM cache holds their state: the first reply of every
         call then starts from the cached system prompt and greeting (first token ~1.1 s cold,
         ~0.3 s warm on this machine, measured under load). Threads as for `stream_reply`."""
-        threads = self._batch_threads if all_cores else self._threads
-        async for _ in self._stream(messages, 1, threads):
+        async for _ in self.stream_reply(messages, max_tokens=1, all_cores=all_cores):
             pass
 
     async def aclose(self) -> None:
@@ -117,11 +116,10 @@ class LlamaCppLLM:
         return self._llama
 
     def _generate(
-        self, prompt: list[dict[str, str]], max_tokens: int, stop: threading.Event,
-        batch_threads: int,
-    ) -> Iterator[str]:  # fmt: skip
+        self, prompt: list[dict[str, str]], max_tokens: int, stop: threading.Event, least: int
+    ) -> Iterator[str]:
         llama = self._ensure_model()
-        self._least = batch_threads  # read by every decode of this request (_adapt_threads)
+        self._least = least  # read by every decode of this request (_adapt_threads)
         chunks = llama.create_chat_completion(
             messages=prompt, stream=True, max_tokens=max_tokens, temperature=self._temperature,
             top_p=0.9, repeat_penalty=1.1,
