@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -199,11 +200,20 @@ async def test_keepalives_keep_a_session(janus: Janus, caplog: pytest.LogCapture
     assert session.lost
 
 
+def stopped(pid: int, within: float = 5) -> None:
+    """Wait until the kernel shows `pid` stopped (state T in /proc/PID/stat)."""
+    deadline = time.monotonic() + within
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)
+
+
 async def test_a_transaction_without_an_answer_times_out(janus: Janus) -> None:
     pid = supervisor_of(janus).pid
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)  # Janus still holds the socket, but answers nothing
     try:
+        stopped(pid)  # the signal is delivered when Janus next runs, not at kill()
         with pytest.raises(JanusTimeoutError) as late:
             await janus.client.request({"janus": "info"}, timeout_s=0.3)
     finally:
