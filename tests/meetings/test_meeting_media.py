@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from parley.janus.process import JanusSupervisor
 from tests.conftest import IDLE_AI, make_settings
 from tests.live import serve_app
 from tests.meetings.client import create_meeting, eventually
-from tests.meetings.rtc_participant import RtcParticipant, rtc_participant
+from tests.meetings.rtc_participant import Pattern, RtcParticipant, Tone, rtc_participant
 from tests.netns import Netns, network_namespace
 
 pytestmark = [
@@ -108,6 +109,41 @@ async def _two_participants(ns: Netns, tmp_path: Path) -> None:
             )
             await eventually(lambda: ann.negotiations > offers, what="Ann renegotiated")
         await eventually(lambda: len(app.state.meeting_media) == 0, what="all media closed")
+
+
+def test_join_publish_and_chat_sent_at_once_are_handled_in_order(tmp_path: Path) -> None:
+    with network_namespace() as ns:
+        ns.run(_join_publish_chat(ns, tmp_path), timeout_s=120)
+
+
+async def _join_publish_chat(ns: Netns, tmp_path: Path) -> None:
+    """A participant sends `join`, `publish` and `chat` back to back (its offer made before it
+    joined): the join is answered first, Janus answers the offer, the chat is posted after both,
+    and the other participant then receives the newcomer's media."""
+    async with serve_app(settings_in(ns, tmp_path)) as (base, _):
+        meeting, _ = await create_meeting(base)
+        async with AsyncExitStack() as stack:
+            ann = await enter(stack, base, meeting["id"], "Ann")
+            quick = await stack.enter_async_context(rtc_participant(base))
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            quick.publisher = pc
+            pc.addTransceiver(Tone(), direction="sendonly")
+            pc.addTransceiver(Pattern(), direction="sendonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            offer = {"type": "offer", "sdp": pc.localDescription.sdp}
+            joined, published, chatted = await quick.client.burst(
+                ("join", {"meetingId": meeting["id"], "displayName": "Quick"}),
+                ("publish", {"jsep": offer}),
+                ("chat", {"text": "hello, all"}),
+            )
+            assert joined["ok"], joined
+            quick.client.joined = joined
+            assert published["ok"], published
+            assert chatted["ok"], chatted
+            await pc.setRemoteDescription(RTCSessionDescription(**published["jsep"]))
+            message = await ann.client.wait_for("chat-message")
+            assert message["message"]["text"] == "hello, all"
+            await ann.wait_decoding([quick.id])
 
 
 def test_janus_killed_mid_meeting_is_restarted_and_everyone_gets_back_in(

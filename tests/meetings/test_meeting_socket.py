@@ -58,6 +58,28 @@ async def test_join_answers_the_room_and_tells_the_others(app: tuple[str, Any]) 
         assert again["error"]["code"] == "ALREADY_JOINED"
 
 
+async def test_join_then_publish_and_chat_sent_at_once_are_handled_in_order(
+    app: tuple[str, Any],
+) -> None:
+    """A fast client does not wait for `join`'s answer: what follows is handled after it (here
+    without Janus, so the publish is refused for want of media, not for want of a join)."""
+    base, _ = app
+    meeting, _ = await create_meeting(base)
+    async with connected(base) as person:
+        offer = {"type": "offer", "sdp": "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\n"}
+        joined, published, chatted = await person.burst(
+            ("join", {"meetingId": meeting["id"], "displayName": "Quick"}),
+            ("publish", {"jsep": offer}),
+            ("chat", {"text": "first words"}),
+        )
+        assert joined["ok"], joined
+        assert published["error"]["code"] == "MEDIA_UNAVAILABLE", published
+        assert chatted["ok"], chatted
+        assert chatted["message"]["text"] == "first words"
+        seen = await person.wait_for("chat-message")
+        assert seen["message"]["text"] == "first words"
+
+
 async def test_join_refusals(app: tuple[str, Any]) -> None:
     base, _ = app
     meeting, _ = await create_meeting(base, pin="2468")

@@ -32,6 +32,9 @@ class CallStore(Protocol):
     async def get_call(self, call_id: uuid.UUID) -> Call | None:
         """The call, or None when no call has that id."""
 
+    async def get_call_by_session(self, session_id: str) -> Call | None:
+        """The call whose signaling session is `session_id`, or None."""
+
     async def save_transition(self, call: Call, expected: CallStatus) -> bool:
         """Store `call`'s new status only if the stored one is still `expected` (compare-and-set).
 

@@ -39,6 +39,12 @@ class CallService:
             raise CallNotFoundError(f"No call has the id '{call_id}'.", callId=str(call_id))
         return call
 
+    async def get_by_session(self, session_id: str) -> Call:
+        call = await self._calls.get_call_by_session(session_id)
+        if call is None:
+            raise CallNotFoundError("No call has that sessionId.")
+        return call
+
     async def connect(self, call_id: str | uuid.UUID) -> Call:
         """RINGING → CONNECTING. A call already connecting or talking is returned unchanged: the
         original client calls this after sending its offer, when media may already flow."""

@@ -49,6 +49,13 @@ class SqlCallStore:
             return _call(row) if row is not None else None
 
     @to_the_end
+    async def get_call_by_session(self, session_id: str) -> Call | None:
+        async with self._transaction() as session:
+            found = await session.scalars(select(CallRow).where(CallRow.session_id == session_id))
+            row = found.first()
+            return _call(row) if row is not None else None
+
+    @to_the_end
     async def save_transition(self, call: Call, expected: CallStatus) -> bool:
         statement = (
             update(CallRow)

@@ -18,7 +18,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-import socketio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from parley.config import Settings
@@ -49,6 +48,7 @@ from parley.web.meeting_schemas import (
     MeetingPublic,
     ParticipantPublic,
 )
+from parley.web.ordering import OrderedNamespace
 
 log = logging.getLogger("parley.meetings.socket")
 NAMESPACE = "/meetings"
@@ -145,7 +145,10 @@ def participant_view(participant: Participant) -> dict[str, Any]:
     return _dump(ParticipantPublic.of(participant))
 
 
-class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class MeetingsNamespace(OrderedNamespace):
+    """Requests are kebab-case (`subscriber-answer`); handlers are `on_subscriber_answer`.
+    Each connection's requests are handled in the order it sent them (`parley.web.ordering`)."""
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(NAMESPACE)
         self._settings = settings
@@ -182,9 +185,8 @@ class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def members(self) -> int:
         return len(self._members)
 
-    async def trigger_event(self, event: str, *args: Any) -> Any:
-        """Requests are kebab-case (`subscriber-answer`); handlers are `on_subscriber_answer`."""
-        return await super().trigger_event(event.replace("-", "_"), *args)
+    async def refused(self, sid: str, event: str, error: ParleyError) -> Reply:
+        return await self._refuse(sid, event[:64], error)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -466,10 +468,13 @@ class MeetingsNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     raise ConflictError("Join a meeting first (join).", code="NOT_JOINED")
                 reply = await handler(request, member)
         except ParleyError as exc:
-            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-            await self.emit("error", {**error, "event": event}, to=sid)
-            return {"ok": False, "error": error}
+            return await self._refuse(sid, event, exc)
         return {"ok": True, **reply}
+
+    async def _refuse(self, sid: str, event: str, exc: ParleyError) -> Reply:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        await self.emit("error", {**error, "event": event}, to=sid)
+        return {"ok": False, "error": error}
 
     async def _leave(self, member: Member, reason: str) -> None:
         member.leaving_reason = reason

@@ -11,16 +11,16 @@ import logging
 from contextlib import suppress
 from typing import Any, Literal
 
-import socketio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from parley.ai.base import Language
 from parley.ai.turns import TurnConfig
-from parley.calls.domain import CallStatus
+from parley.calls.domain import Call, CallStatus
 from parley.calls.live import LiveCalls, LiveOptions
 from parley.calls.service import CallService
 from parley.config import Settings
 from parley.errors import ParleyError
+from parley.web.ordering import OrderedNamespace
 
 log = logging.getLogger("parley.signaling")
 AI_PEER = "ai-server"
@@ -35,7 +35,10 @@ class _Payload(BaseModel):
 
 
 class JoinSession(_Payload):
-    callId: str = Field(min_length=1, max_length=64)
+    """`callId` is optional: the original's table says it is required, but its own published
+    example leaves it out; the call is then found by its `sessionId`."""
+
+    callId: str | None = Field(None, min_length=1, max_length=64)
     language: Literal["ko", "en"] | None = None
     voice: str | None = Field(None, max_length=40)
     systemPrompt: str | None = Field(None, max_length=4000)
@@ -73,16 +76,15 @@ class RoomEvents:
         await self._namespace.emit(event, payload, room=self._room)
 
 
-class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class SignalingNamespace(OrderedNamespace):
+    """The original events are kebab-case (`join-session`); handlers are `on_join_session`.
+    Each connection's events are handled in the order it sent them (`parley.web.ordering`)."""
+
     def __init__(self, settings: Settings, state: Any) -> None:
         """`state` is the app's state, where the lifespan puts `calls` and `live` once started."""
         super().__init__("/signaling")
         self._settings = settings
         self._state = state
-
-    async def trigger_event(self, event: str, *args: Any) -> Any:
-        """The original events are kebab-case (`join-session`); handlers are `on_join_session`."""
-        return await super().trigger_event(event.replace("-", "_"), *args)
 
     @property
     def _calls(self) -> CallService:
@@ -120,7 +122,7 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if message is None:
             return
         try:
-            call = await self._calls.get(message.callId)
+            call = await self._call_of(message)
         except ParleyError as exc:
             await self._error(sid, exc.message, exc.code)
             return
@@ -140,6 +142,11 @@ class SignalingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         )
         voices = self._live_voices()
         await self.emit("voices", voices, to=sid)
+
+    async def _call_of(self, message: JoinSession) -> Call:
+        if message.callId is None:
+            return await self._calls.get_by_session(message.sessionId)
+        return await self._calls.get(message.callId)
 
     def _live_voices(self) -> dict[str, list[str]]:
         return {lang.value: names for lang, names in self._live.voices().items()}
