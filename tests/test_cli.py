@@ -3,12 +3,15 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from parley import __version__
 from parley.storage.db import head_revision
 from tests.live import free_port, start_server
 
@@ -72,6 +75,37 @@ def test_doctor_reports_one_line_per_part(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert "key set" in result.stdout
     assert SECRET_KEY not in result.stdout
+
+
+def port_line(output: str) -> str:
+    return next(line for line in output.splitlines() if line.split()[1:2] == ["port"])
+
+
+def test_doctor_is_content_with_a_port_held_by_a_running_parley(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "server", env={"AI_PRELOAD": "false"})  # models not needed
+    try:
+        port = server.url.rsplit(":", 1)[1]
+        result = parley("doctor", cwd=tmp_path, env={"HOST": "0.0.0.0", "PORT": port})  # noqa: S104
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = port_line(result.stdout)
+    assert line.split()[0] == "ok", line
+    assert f"0.0.0.0:{port}: Parley {__version__} is already serving" in line
+
+
+@pytest.mark.parametrize("listening", [True, False], ids=["listening", "bound"])
+def test_doctor_warns_when_another_program_holds_the_port(tmp_path: Path, listening: bool) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        if listening:
+            other.listen()  # accepts the connection, never answers: the probe times out
+        port = str(other.getsockname()[1])
+        result = parley("doctor", cwd=tmp_path, env={"HOST": "127.0.0.1", "PORT": port})
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = port_line(result.stdout)
+    assert line.split()[0] == "warn", line
+    assert f"127.0.0.1:{port} is taken by another program" in line
 
 
 def test_doctor_fails_on_an_unreachable_database_without_showing_its_password(

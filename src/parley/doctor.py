@@ -6,7 +6,10 @@ its own check to `CHECKS`. The report never prints a secret, only whether it is 
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import http.client
+import json
 import platform
 import socket
 import sys
@@ -67,14 +70,49 @@ async def check_database(settings: Settings) -> Finding:
 
 
 async def check_port(settings: Settings) -> Finding:
+    """Free is fine, and so is a port held by a running Parley (the doctor run beside its own
+    server); anything else holding it would stop `parley serve`."""
     host, port = settings.server.host, settings.server.port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return Finding("port", Level.WARN, f"{host}:{port} is taken ({exc.strerror})")
-    return Finding("port", Level.OK, f"{host}:{port} is free")
+            taken = exc.strerror
+        else:
+            return Finding("port", Level.OK, f"{host}:{port} is free")
+    version = await asyncio.to_thread(parley_version, _reachable(host), port)
+    if version is not None:
+        return Finding("port", Level.OK, f"{host}:{port}: Parley {version} is already serving")
+    return Finding("port", Level.WARN, f"{host}:{port} is taken by another program ({taken})")
+
+
+PROBE_TIMEOUT_S = 2.0
+MAX_SCHEMA_BYTES = 4 * 1024 * 1024
+
+
+def parley_version(host: str, port: int) -> str | None:
+    """The version of the Parley answering HTTP on host:port (its OpenAPI schema's `info`), or
+    None when what answers is not Parley, or nothing answers in time. Blocking: run in a thread.
+    (`http.client` never goes through a proxy, which is right for an address of this machine.)"""
+    connection = http.client.HTTPConnection(host, port, timeout=PROBE_TIMEOUT_S)
+    try:
+        connection.request("GET", "/api/openapi.json")
+        response = connection.getresponse()
+        schema = json.loads(response.read(MAX_SCHEMA_BYTES)) if response.status == 200 else {}
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    finally:
+        connection.close()
+    info = schema.get("info") if isinstance(schema, dict) else None
+    if not isinstance(info, dict) or info.get("title") != "Parley":
+        return None
+    return str(info.get("version", "?"))
+
+
+def _reachable(host: str) -> str:
+    """Where to reach a server bound to `host` from this machine: loopback for a wildcard."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
 
 
 async def check_stun(settings: Settings) -> Finding:

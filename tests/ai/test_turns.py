@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from parley.ai.base import AudioChunk
+from parley.ai.base import SAMPLE_RATE, AudioChunk
 from parley.ai.engine import AIEngine
 from parley.ai.turns import (
+    SpeechCut,
     SpeechPaused,
     TurnConfig,
     TurnDetector,
@@ -17,10 +18,23 @@ from parley.ai.vad import WINDOW
 from tests.speech import resample
 
 
-def feed(detector: TurnDetector, pattern: str) -> list[TurnEvent]:
-    """`pattern`: one character per 32 ms window, "s" speech (0.9) and "." silence (0.05)."""
+class FakeClock:
+    """The detector's clock, moved on by hand: `ms` since the call began."""
+
+    def __init__(self) -> None:
+        self.ms = 0
+
+    def __call__(self) -> float:
+        return self.ms / 1000
+
+
+def feed(detector: TurnDetector, pattern: str, clock: FakeClock | None = None) -> list[TurnEvent]:
+    """`pattern`: one character per 32 ms window, "s" speech (0.9) and "." silence (0.05); the
+    clock, if given, moves 32 ms before each window."""
     events: list[TurnEvent] = []
     for mark in pattern:
+        if clock is not None:
+            clock.ms += 32
         audio = np.full(WINDOW, 0.1 if mark == "s" else 0.0, np.float32)
         events += detector.feed(audio, np.array([0.9 if mark == "s" else 0.05], np.float32))
     return events
@@ -68,6 +82,35 @@ def test_end_now_ends_the_turn_at_once_and_only_once() -> None:
     assert np.count_nonzero(ended.audio) == 10 * WINDOW
     assert detector.end_now() is None
     assert feed(detector, "." * 30) == []  # the rest of the silence ends nothing more
+
+
+def test_a_turn_longer_than_the_limit_goes_on_in_pieces_of_at_most_the_limit() -> None:
+    """A caller who talks on past `max_turn_s` is still in the same turn (a new turn would be a
+    barge-in on the answer to their own first half): each `max_turn_s` of audio is handed over
+    as a piece, and the turn ends on silence as any other, with the audio since the last cut."""
+    detector = TurnDetector(TurnConfig(max_turn_s=1.0))  # 1 s: 32 windows of 32 ms
+    events = feed(detector, "..." + "s" * 70 + "." * 25)
+    assert kinds(events) == [
+        "SpeechStarted", "SpeechCut", "SpeechCut", "SpeechPaused", "TurnEnded",
+    ]  # fmt: skip
+    pieces = [e.audio for e in events if isinstance(e, SpeechCut | TurnEnded)]
+    assert all(len(piece) <= 1.0 * SAMPLE_RATE + WINDOW for piece in pieces)
+    assert sum(np.count_nonzero(piece) for piece in pieces) == 70 * WINDOW  # nothing lost or twice
+
+
+def test_a_pause_that_spans_a_cut_is_reported_again_and_the_turn_ends_on_time() -> None:
+    clock = FakeClock()
+    detector = TurnDetector(TurnConfig(max_turn_s=1.0), clock=clock)
+    events = feed(detector, "s" * 26 + "." * 25, clock)  # the cut falls in the silence
+    assert kinds(events) == [
+        "SpeechStarted", "SpeechPaused", "SpeechCut", "SpeechPaused", "TurnEnded",
+    ]  # fmt: skip
+    again, ended = events[3], events[4]
+    assert isinstance(again, SpeechPaused)
+    assert isinstance(ended, TurnEnded)
+    assert np.count_nonzero(again.audio) == 0  # only what came after the cut: silence
+    assert again.speech_ended_at == ended.speech_ended_at == 26 * 32 / 1000  # the last "s"
+    assert ended.detected_at == (26 + 22) * 32 / 1000  # 22 silent windows: 704 ms
 
 
 def test_a_click_is_not_speech() -> None:

@@ -166,3 +166,23 @@ async def test_a_transcription_nobody_waits_for_stops_after_the_encoder(
         assert queued_and_done < 1.8 * alone, (queued, single)
     finally:
         await stt.aclose()
+
+
+async def test_a_long_transcription_nobody_waits_for_stops_too(
+    english_question: AudioChunk,
+) -> None:
+    """Past the short window (faster-whisper's path, window by window) a transcription that was
+    given up on stops at the end of its current window instead of decoding the rest."""
+    models = make_settings(Path("/nonexistent")).ai.models_path
+    stt = WhisperSTT(models / "whisper-base", window_s=10)
+    await stt.load()
+    try:
+        audio = resample(english_question.pcm, english_question.sample_rate)
+        long = np.concatenate([audio, audio, audio])
+        assert len(long) > 10 * 16_000
+        abandoned = threading.Event()
+        abandoned.set()
+        given_up = await asyncio.to_thread(stt._transcribe, long, Language.ENGLISH, abandoned)
+        assert given_up.text == ""
+    finally:
+        await stt.aclose()

@@ -20,12 +20,12 @@ import socketio
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from av import AudioFrame
 
-from parley.ai.base import AudioChunk
+from parley.ai.base import SAMPLE_RATE, AudioChunk, Language, Samples, SpeechToText, Transcript
 from parley.ai.engine import AIEngine
 from parley.rtc.ice import use_host_addresses
 from tests.conftest import make_settings
 from tests.live import serve_app
-from tests.speech import resample
+from tests.speech import resample, speak
 
 RATE = 48_000
 FRAME = 960
@@ -247,12 +247,14 @@ async def test_the_ais_own_voice_coming_back_does_not_interrupt_it(
     base, app = server
     caller = await dial(base)
     caller.mic.echo = (caller.ear, 0.25, 0.5)
-    await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"])
+    await caller.wait_for("transcript", lambda p: p["turn"] == 0)  # the greeting starts
     flowing = time.monotonic()
     await asyncio.sleep(4.0)  # the greeting plays, and comes back
     loud = [t for t, rms in caller.ear.levels if t > flowing - 1.0 and rms > 300]
     assert loud
     assert max(loud) - min(loud) > 2.0
+    greeting = await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"])
+    assert greeting["interrupted"] is False  # by its own echo
     live = app.state.live.get(caller.call["id"])
     echo = f"echo checks {live.echo.checks}, echo {live.echo.echoes}; events {caller.events}"
     assert not [p for _, e, p in caller.events if e == "transcript" and p["speaker"] == "caller"], (
@@ -314,7 +316,8 @@ async def test_bad_payloads_get_an_error_and_change_nothing(server: tuple[str, A
     host = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}
     bad: list[tuple[str, Any, str]] = [
         ("join-session", "not an object", "INVALID_PAYLOAD"),
-        ("join-session", {**session}, "INVALID_PAYLOAD"),  # no callId
+        ("join-session", {"peerId": "p", "callId": call_id}, "INVALID_PAYLOAD"),  # no sessionId
+        ("join-session", {**other}, "CALL_NOT_FOUND"),  # no callId: found by sessionId, or not
         ("join-session", {**session, "callId": "nope"}, "CALL_NOT_FOUND"),
         ("join-session", {**other, "callId": call_id}, "SESSION_MISMATCH"),
         ("join-session", {**session, "callId": call_id, "language": "fr"}, "INVALID_PAYLOAD"),
@@ -406,10 +409,10 @@ async def test_the_caller_can_interrupt_the_ai(
     base, _ = server
     caller = await open_call(base)
     flowing = time.monotonic()
-    await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"])
+    await caller.wait_for("transcript", lambda p: p["turn"] == 0)  # the greeting starts
     while caller.ear.loud_since(flowing) is None:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
-    await asyncio.sleep(0.5)  # the greeting is playing
+    await asyncio.sleep(1.2)  # "Hello!" has been heard, the rest is playing
     onset = time.monotonic()
     caller.mic.say(english_question)
     await caller.wait_for("transcript", lambda p: p["speaker"] == "caller" and not p["final"])
@@ -419,6 +422,14 @@ async def test_the_caller_can_interrupt_the_ai(
     # The greeting had ~3 s left; it stopped soon after the caller began (target: 250 ms,
     # measured by bench/voice_latency.py; a loaded test machine gets slack).
     assert max(loud) - speech_onset < 1.0
+    # ... and it is cut like any reply: shown and stored as far as it was heard, and said to be
+    # interrupted; it came before the caller's first words.
+    greeting = await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"])
+    assert greeting["interrupted"] is True
+    assert greeting["text"].startswith("Hello!")
+    assert "How can I help you today?" not in greeting["text"], greeting
+    shown = [(p["speaker"], p["turn"]) for _, e, p in caller.events if e == "transcript"]
+    assert shown.index(("ai", 0)) < shown.index(("caller", 1)), shown
     heard = await caller.wait_for(
         "transcript", lambda p: p["speaker"] == "caller" and p["final"] and p["text"]
     )
@@ -440,6 +451,7 @@ async def test_the_caller_can_interrupt_the_ai(
     )
     turns = (await caller.http.get(f"/api/v1/calls/{caller.call['id']}/conversation")).json()
     stored = turns["data"]["turns"]
+    assert (stored[0]["role"], stored[0]["text"]) == ("assistant", greeting["text"])
     assert stored[2]["role"] == "assistant"
     assert stored[2]["text"] == cut["text"]  # what the caller heard, not what was generated
     await hang_up(caller)
@@ -462,4 +474,85 @@ async def test_a_failing_llm_mid_call_apologizes_and_the_call_goes_on(
         call = (await caller.http.get(f"/api/v1/calls/{caller.call['id']}")).json()["data"]["call"]
         assert call["status"] == "IN_PROGRESS"
         assert app.state.live.get(caller.call["id"]) is not None
+        await hang_up(caller)
+
+
+MONOLOGUE = (
+    "I ordered a pair of running shoes from your shop three weeks ago, and they still have not"
+    " arrived.",
+    "The tracking page says the parcel left the warehouse on Monday, but it has not moved since.",
+    "I called the courier twice and they told me to contact the seller instead.",
+    "My brother ordered the same shoes a week after me and he already got his pair.",
+    "I paid extra for express delivery because I need them for a marathon next month.",
+    "I would like to know where my parcel is right now and when it will be delivered.",
+    "If it cannot arrive by Friday, please refund the express shipping fee to my credit card.",
+    "My order number is four five seven two, and the name on the order is Daniel Park.",
+    "I have been a customer of yours for many years and this has never happened before.",
+    "So please tell me, what can you do about my late shoes?",
+)
+
+
+async def monologue(engine: AIEngine) -> AudioChunk:
+    """Over 40 s of speech with no pause a turn could end at: the sentences, spoken one by one,
+    their quiet trimmed and joined by 150 ms (the least silence that ends a turn is 300 ms)."""
+    clips = [await speak(engine.tts, sentence, Language.ENGLISH) for sentence in MONOLOGUE]
+    rate = clips[0].sample_rate
+    gap = np.zeros(int(0.15 * rate), np.int16)
+    parts: list[np.ndarray] = [np.zeros(int(0.3 * rate), np.int16)]
+    for clip in clips:
+        loud = np.flatnonzero(np.abs(clip.pcm.astype(np.int32)) > 500)
+        parts += [clip.pcm[loud[0] : loud[-1] + 1], gap]
+    parts.append(np.zeros(int(0.5 * rate), np.int16))
+    return AudioChunk(np.concatenate(parts), rate)
+
+
+@dataclass
+class MeasuredSTT:
+    """The local Whisper, noting the length of every clip it is asked to transcribe."""
+
+    inner: SpeechToText
+    seconds: list[float] = field(default_factory=list)
+    name: str = "measured"
+
+    async def transcribe(self, audio: Samples, *, language: Language | None) -> Transcript:
+        self.seconds.append(len(audio) / SAMPLE_RATE)
+        return await self.inner.transcribe(audio, language=language)
+
+    async def aclose(self) -> None:  # the session's engine closes the model
+        pass
+
+
+async def test_a_caller_who_speaks_for_over_40_seconds_is_answered(
+    tmp_path: Path, local_engine: AIEngine
+) -> None:
+    """The turn reaches the 30 s limit while the caller is still talking: it goes on (the
+    caller's own words are not a barge-in), Whisper never gets more than the limit at a time,
+    and the whole monologue is one caller turn, answered once."""
+    speech = await monologue(local_engine)
+    assert len(speech.pcm) / speech.sample_rate > 40
+    stt = MeasuredSTT(local_engine.stt)
+    async with serving(tmp_path, replace(local_engine, stt=stt)) as (base, _):
+        caller = await open_call(base)
+        await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"], 30)
+        await asyncio.sleep(4.0)  # the greeting is over
+        caller.mic.say(speech)
+        heard = await caller.wait_for(
+            "transcript", lambda p: p["speaker"] == "caller" and p["final"] and p["text"], 90
+        )
+        reply = await caller.wait_for(
+            "transcript", lambda p: p["speaker"] == "ai" and p["turn"] > 0 and p["final"], 90
+        )
+        text = heard["text"].lower()
+        assert "running shoes" in text, text  # the first sentence ...
+        assert "late shoes" in text, text  # ... and the last, in one turn
+        assert reply["turn"] == heard["turn"]
+        assert reply["text"]
+        assert not reply["interrupted"]
+        callers = [p for _, e, p in caller.events if e == "transcript" and p["speaker"] == "caller"]
+        assert {p["turn"] for p in callers} == {heard["turn"]}, callers  # no bubble left behind
+        assert max(stt.seconds) <= 30.5, stt.seconds
+        turns = (await caller.http.get(f"/api/v1/calls/{caller.call['id']}/conversation")).json()
+        stored = [(t["role"], t["text"]) for t in turns["data"]["turns"]]
+        assert [role for role, _ in stored] == ["assistant", "user", "assistant"], stored
+        assert stored[1][1] == heard["text"]
         await hang_up(caller)

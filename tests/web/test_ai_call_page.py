@@ -310,3 +310,100 @@ async def test_a_browser_call_greets_hears_the_question_answers_and_hangs_up(
         assert call["durationSeconds"] > 0
     problems = [line for line in call_page.console if line.startswith(("error", "pageerror"))]
     assert not problems, problems
+
+
+# The page imports socket.io-client as a module: this one stands in for it and keeps every socket
+# the page opens in `window.__sockets`, so a test can hand the page events the server might send.
+SOCKET_KEEPER = """
+import { io as realIo } from "/vendor/socket.io.js?real";
+export * from "/vendor/socket.io.js?real";
+function io(...args) {
+  const socket = realIo(...args);
+  (window.__sockets ??= []).push(socket);
+  return socket;
+}
+export { io, io as default, io as connect };
+"""
+
+
+@pytest.fixture
+async def quiet_browser(chromium: Path, tmp_path: Path) -> AsyncIterator[Browser]:
+    """Chromium whose fake microphone hears nothing: only the test speaks for the server."""
+    silence = tmp_path / "silence.wav"
+    with wave.open(str(silence), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(np.zeros(RATE * 5, np.int16).tobytes())
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={silence}"]
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(chromium), args=args)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def test_bubbles_follow_the_conversation_and_none_is_left_listening(
+    quiet_browser: Browser, server: LiveServer
+) -> None:
+    """Events as the server sends them in a live call, handed to the page: a caller bubble that
+    arrives before the AI turn it follows is still drawn after it (the greeting first), and a
+    "Listening…" bubble goes once its turn is taken back (a final with no text), once a later
+    caller turn starts, or when the call ends."""
+    context = await quiet_browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.route(
+        "**/vendor/socket.io.js",
+        lambda route: route.fulfill(body=SOCKET_KEEPER, content_type="text/javascript"),
+    )
+    call_page = CallPage(page, server, [])
+    try:
+        await page.goto(f"{server.url}/ai-call-test.html")
+        await page.check("#lang-en")
+        await page.click("#call-btn")
+        await call_page.until(
+            "parley.turns.some(t => t.speaker === 'ai' && t.turn === 0 && t.final)",
+            "the greeting",
+            within=40,
+        )
+
+        async def send(turn: int, speaker: str, text: str, final: bool, **more: Any) -> None:
+            event = {"turn": turn, "speaker": speaker, "text": text, "final": final, **more}
+            await page.evaluate(
+                "(e) => window.__sockets.at(-1).listeners('transcript').forEach((h) => h(e))",
+                {**event, "language": "en"},
+            )
+
+        async def drawn() -> list[str]:
+            rows: list[str] = await page.eval_on_selector_all(
+                "#transcript .turn",
+                "(rows) => rows.map((r) => r.dataset.speaker + ':' + r.textContent)",
+            )
+            return rows
+
+        await send(1, "caller", "", False)  # speech started before the AI turn 0 was drawn ...
+        await send(1, "caller", "When will my shoes arrive?", True)
+        await send(2, "caller", "", False)
+        await send(1, "ai", "On Friday.", True)  # ... the answer to turn 1 comes after it
+        rows = await drawn()
+        assert [row.split(":")[0] for row in rows] == ["ai", "caller", "ai", "caller"], rows
+        assert "Hello" in rows[0], rows
+        assert "shoes" in rows[1], rows
+        assert "Friday" in rows[2], rows
+        keys = [(t["speaker"], t["turn"]) for t in await call_page.turns()]
+        assert keys == [("ai", 0), ("caller", 1), ("ai", 1), ("caller", 2)]
+
+        await send(2, "caller", "", True, carried=True)  # carried on: taken back
+        await send(3, "caller", "", False)
+        await send(4, "caller", "", False)  # turn 3 never got words, and never will
+        await send(5, "caller", "", False)
+        turns = await call_page.turns()
+        assert [(t["speaker"], t["turn"]) for t in turns][-1] == ("caller", 5)
+        assert len([t for t in turns if t["speaker"] == "caller" and not t["final"]]) == 1
+        await page.click("#call-btn")  # hang up with turn 5 still listening
+        await call_page.until("parley.phase === 'idle'", "the page hangs up", within=15)
+        assert not [t for t in await call_page.turns() if not t["final"]]
+        assert await page.locator("#transcript .turn[data-final=false]").count() == 0
+    finally:
+        await context.close()

@@ -39,6 +39,9 @@ async def web(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ("/meeting.js", "javascript"),
         ("/home.js", "javascript"),
         ("/meeting.css", "text/css"),
+        ("/theme.css", "text/css"),
+        ("/i18n.js", "javascript"),
+        ("/messages.js", "javascript"),
     ],
 )
 async def test_page_files_are_served(web: httpx.AsyncClient, path: str, media_type: str) -> None:
@@ -54,6 +57,7 @@ async def test_the_page_loads_its_own_files(web: httpx.AsyncClient) -> None:
     html = (await web.get("/ai-call-test.html")).text
     assert 'src="/ai-call.js"' in html
     assert 'href="/ai-call.css"' in html
+    assert 'href="/theme.css"' in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in html
 
@@ -68,6 +72,7 @@ async def test_the_meeting_pages_load_their_own_files(
     html = (await web.get(path)).text
     assert f'src="{script}"' in html
     assert 'href="/meeting.css"' in html
+    assert 'href="/theme.css"' in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in html
 

@@ -1,24 +1,37 @@
 """End-of-turn detection on a live audio stream, from Silero's speech probabilities.
 
     idle ─(speech, min_speech_s)─▶ speaking ─(silence, pause_s)─▶ paused ─(end_silence_s)─▶ ended
-              └─ SpeechStarted         ▲          └─ SpeechPaused(audio)        └─ TurnEnded(audio)
-                                       └──── speech again: SpeechResumed ◀──┘
+              └─ SpeechStarted      ▲  │      └─ SpeechPaused(audio)        └─ TurnEnded(audio)
+                                    │  └─(max_turn_s of audio)─▶ SpeechCut(audio), goes on
+                                    └──── speech again: SpeechResumed ◀──┘
 
 A turn ends by itself only after `end_silence_s` of silence (700 ms by default), so the normal
-pauses inside a sentence do not cut the caller off; a turn that goes on past `max_turn_s` is ended
-anyway. Waiting that long on every turn is what makes voice agents feel slow, so the detector
-also says when the caller *may* have finished (`SpeechPaused`, after `pause_s` = 100 ms): the
-call starts recognizing there, asks the LLM once the silence has lasted `answer_pause_s`
-(200 ms; Whisper is half done by then), and ends the turn early (`end_now`) when the words sound
-finished (`sounds_finished`: a question, a complete sentence), the way LiveKit's and Pipecat's
-text-aware turn detectors do. `SpeechResumed` cancels the speculation.
-`SpeechStarted` comes as soon as speech is sure (`min_speech_s`), which is what barge-in needs.
-The audio handed over starts `preroll_s` before the detected onset, so no first syllable is lost.
+pauses inside a sentence do not cut the caller off. Waiting that long on every turn is what makes
+voice agents feel slow, so the detector also says when the caller *may* have finished
+(`SpeechPaused`, after `pause_s` = 100 ms): the call starts recognizing there, asks the LLM once
+the silence has lasted `answer_pause_s` (200 ms; Whisper is half done by then), and ends the turn
+early (`end_now`) when the words sound finished (`sounds_finished`: a question, a complete
+sentence), the way LiveKit's and Pipecat's text-aware turn detectors do. `SpeechResumed` cancels
+the speculation. `SpeechStarted` comes as soon as speech is sure (`min_speech_s`), which is what
+barge-in needs. The audio handed over starts `preroll_s` before the detected onset, so no first
+syllable is lost.
+
+A turn is never ended for being long. A caller who talks on is not done, and ending their turn
+at a limit made their next words a new turn that barged in on the answer to their own first half
+(which was then dropped, or carried as ever more audio for Whisper). Instead, each time the turn
+has gathered `max_turn_s` of audio (30 s, Whisper's window) that audio is handed over as a
+`SpeechCut` piece, to be transcribed while the caller goes on; later events of the turn carry
+only the audio since the last cut, and the call joins the pieces' words. Whisper never hears more
+than its window, and the end of a long turn costs no more than the end of a short one. This is
+how LiveKit and Pipecat treat a long turn: speech is recognized in bounded pieces (streamed, or
+per VAD segment), the user's transcripts are joined until the user stops, and the whole is
+answered once.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,13 +76,21 @@ class SpeechResumed:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechCut:
+    """The turn has reached `max_turn_s` and the caller is still in it: the audio since the turn
+    (or its last cut) began, to transcribe on its own. The turn goes on."""
+
+    audio: Samples
+
+
+@dataclass(frozen=True, slots=True)
 class TurnEnded:
     audio: Samples
     speech_ended_at: float  # when the last speech window was heard
     detected_at: float
 
 
-TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | TurnEnded
+TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechCut | TurnEnded
 
 # The last words of a sentence that is not over yet, whatever punctuation Whisper put after them.
 _UNFINISHED_EN = frozenset(
@@ -107,6 +128,7 @@ class TurnDetector:
     """Feed it audio and the matching window probabilities; it says when turns start and end."""
 
     config: TurnConfig = field(default_factory=TurnConfig)
+    clock: Callable[[], float] = time.monotonic  # the time of the events, in seconds
     _speaking: bool = False
     _run: int = 0  # consecutive windows of speech (idle) or of silence (speaking)
     _recent: list[Samples] = field(default_factory=list)
@@ -143,7 +165,7 @@ class TurnDetector:
             self._recent.pop(0)
 
     def _step(self, probability: float) -> TurnEvent | None:
-        now = time.monotonic()
+        now = self.clock()
         if not self._speaking:
             self._run = self._run + 1 if probability >= self.config.start_threshold else 0
             if self._run * WINDOW_S >= self.config.min_speech_s:
@@ -156,9 +178,10 @@ class TurnDetector:
                 return SpeechResumed(at=now)
         else:
             self._run += 1
-        too_long = self._turn_samples >= self.config.max_turn_s * SAMPLE_RATE
-        if self._run * WINDOW_S >= self.config.end_silence_s or too_long:
+        if self._run * WINDOW_S >= self.config.end_silence_s:
             return self._end(now)
+        if self._turn_samples >= self.config.max_turn_s * SAMPLE_RATE:
+            return self._cut()
         if not self._paused and self._run * WINDOW_S >= self.config.pause_s:
             self._paused = True
             return SpeechPaused(np.concatenate(self._turn), self._last_speech_at)
@@ -166,7 +189,7 @@ class TurnDetector:
 
     def end_now(self) -> TurnEnded | None:
         """End the current turn at once (it sounds finished); `None` when no one is speaking."""
-        return self._end(time.monotonic()) if self._speaking else None
+        return self._end(self.clock()) if self._speaking else None
 
     def _start(self, now: float) -> SpeechStarted:
         self._speaking, self._run, self._last_speech_at = True, 0, now
@@ -174,6 +197,13 @@ class TurnDetector:
         self._turn_samples = sum(len(a) for a in self._turn)
         self._recent = []
         return SpeechStarted(at=now)
+
+    def _cut(self) -> SpeechCut:
+        """Hand the audio so far over; a pause already reported is reported again (with only
+        the audio since the cut), so the call can start on the turn's end once more."""
+        audio = np.concatenate(self._turn)
+        self._turn, self._turn_samples, self._paused = [], 0, False
+        return SpeechCut(audio)
 
     def _end(self, now: float) -> TurnEnded:
         audio = np.concatenate(self._turn) if self._turn else np.zeros(0, np.float32)

@@ -10,7 +10,9 @@ transcribes, and once the pause has lasted 200 ms asks the LLM and synthesizes t
 holding every side effect (events, audio, storage) behind the turn's gate. The gate opens when
 the turn is over — at once when the words sound finished (a question, a complete sentence) and
 300 ms of silence have passed, else after the full 700 ms — and the work done meanwhile is not
-lost; speech resuming cancels it.
+lost; speech resuming cancels it. A turn's words are transcribed piece by piece, each piece once:
+the pieces a long turn is cut into (`SpeechCut`, see `parley.ai.turns`) and a committed turn the
+caller went on with before the AI said a word, which are joined and answered as one turn.
 
 One `LiveCall` owns its peer connection, its speech track and every task it starts, and
 `aclose()` releases them in reverse order on every exit path (hang-up, socket gone, REST end, ICE
@@ -50,6 +52,7 @@ from parley.ai.echo import EchoGuard
 from parley.ai.engine import AIEngine
 from parley.ai.text import SentenceSplitter, speakable
 from parley.ai.turns import (
+    SpeechCut,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
@@ -98,27 +101,33 @@ class LiveOptions:
     echo_guard: bool = True
 
 
+_Words = asyncio.Task[Transcript | ParleyError]  # one piece of a caller turn, transcribed
+
+
 @dataclass(eq=False)
 class _Pending:
     """A caller turn being answered, perhaps before it is certain to be over: every side effect
-    waits for `gate`, which opens when the turn is committed."""
+    waits for `gate`, which opens when the turn is committed. `words` transcribes its last piece
+    of audio; `said` holds the pieces before it (see `LiveCall._said`)."""
 
     turn: int
-    audio: Samples
     speech_ended_at: float
+    said: tuple[_Words, ...] = ()
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     committed_at: float | None = None
     task: asyncio.Task[None] | None = None
+    words: _Words | None = None
     reply: _Reply | None = None  # once the words are known
     opened: bool = False  # the caller's final transcript was sent
 
 
 @dataclass
 class _Reply:
-    """The AI's answer to one caller turn, as it is spoken."""
+    """The AI's answer to one caller turn (or the greeting, turn 0, with no `user`), as it is
+    spoken."""
 
     turn: int
-    user: Turn
+    user: Turn | None
     spoken: list[str] = field(default_factory=list)  # sentences queued on the track, in order
     text: str = ""
     interrupted: bool = False
@@ -126,6 +135,12 @@ class _Reply:
     speech_ended_at: float = 0.0  # time.monotonic() of the caller's last speech window
     first_audio_at: float | None = None  # when its first audio was queued on the track
     audio: list[Pcm16] = field(default_factory=list)  # the 48 kHz speech queued, for replay
+
+    @property
+    def asked(self) -> Turn:
+        """The caller's turn this answers (every reply but the greeting has one)."""
+        assert self.user is not None
+        return self.user
 
 
 class LiveCall:
@@ -149,8 +164,11 @@ class LiveCall:
         self.tasks = TaskSet(f"call-{str(call.id)[:8]}")
         self._detector = TurnDetector(options.turns)
         self._vad = engine.vad.stream()
-        self._turn_audio: Samples | None = None  # the caller's current turn, until answered
-        self._carry: Samples | None = None  # a turn cut off before the AI said anything
+        self._answering: _Pending | None = None  # the caller's committed turn, until answered
+        # The words of the caller's current turn before the audio the detector still holds, each
+        # piece transcribed once: pieces cut at `max_turn_s`, and a committed turn whose answer a
+        # barge-in stopped before the AI said a word (the caller was not done: same turn).
+        self._said: list[_Words] = []
         self._reply: _Reply | None = None
         self._responder: asyncio.Task[None] | None = None  # answering a committed turn
         self._speculation: _Pending | None = None  # answering a turn that may not be over
@@ -276,29 +294,40 @@ class LiveCall:
             )
         elif isinstance(event, SpeechPaused):
             self._cancel_speculation()
-            pending = _Pending(self._turn + 1, self._with_carry(event.audio), event.speech_ended_at)
-            pending.task = self.tasks.start(self._respond(pending), f"turn-{pending.turn}")
-            self._speculation = pending
+            self._speculation = self._answer(self._turn + 1, event.audio, event.speech_ended_at)
         elif isinstance(event, SpeechResumed):
             self._cancel_speculation()
+        elif isinstance(event, SpeechCut):
+            self._cancel_speculation()
+            self._said.append(self._transcribe(event.audio, f"stt-{self._turn + 1}-cut"))
         else:
             self._commit(event)
 
-    def _with_carry(self, audio: Samples) -> Samples:
-        return audio if self._carry is None else np.concatenate([self._carry, audio])
+    def _answer(self, turn: int, audio: Samples, speech_ended_at: float) -> _Pending:
+        """Start on a caller turn: its last piece is transcribed in a task of its own, which a
+        barge-in does not stop (the words are carried, see `_barge_in`)."""
+        pending = _Pending(turn, speech_ended_at, said=tuple(self._said))
+        pending.words = self._transcribe(audio, f"stt-{turn}")
+        pending.task = self.tasks.start(self._respond(pending), f"turn-{turn}")
+        return pending
+
+    def _transcribe(self, audio: Samples, name: str) -> _Words:
+        async def words() -> Transcript | ParleyError:
+            try:
+                return await self._engine.stt.transcribe(audio, language=self.options.language)
+            except ParleyError as exc:  # reported by the answer that needs the words
+                return exc
+
+        return self.tasks.start(words(), name)
 
     def _cancel_speculation(self) -> None:
         pending, self._speculation = self._speculation, None
-        if pending is not None and pending.task is not None:
-            pending.task.cancel()
+        self._cancel(pending)
 
     def _commit(self, ended: TurnEnded) -> None:
         """The turn is over: open the gate of its speculative answer, or start answering it."""
         pending, self._speculation = self._speculation, None
-        audio = self._with_carry(ended.audio)
-        self._carry = None
         self._turn += 1
-        self._turn_audio = audio
         if (
             pending is None
             or pending.speech_ended_at != ended.speech_ended_at
@@ -306,8 +335,9 @@ class LiveCall:
             or pending.task.done()
         ):
             self._cancel(pending)
-            pending = _Pending(self._turn, audio, ended.speech_ended_at)
-            pending.task = self.tasks.start(self._respond(pending), f"turn-{self._turn}")
+            pending = self._answer(self._turn, ended.audio, ended.speech_ended_at)
+        self._said = []
+        self._answering = pending
         pending.committed_at = ended.detected_at
         pending.gate.set()
         self._responder = pending.task
@@ -316,8 +346,13 @@ class LiveCall:
 
     @staticmethod
     def _cancel(pending: _Pending | None) -> None:
-        if pending is not None and pending.task is not None:
-            pending.task.cancel()
+        """Drop a speculative answer and its transcription (the words of the pieces before it
+        are the turn's, and stay)."""
+        if pending is None:
+            return
+        for task in (pending.task, pending.words):
+            if task is not None:
+                task.cancel()
 
     async def _end_early(self, pending: _Pending, heard: Transcript) -> None:
         """The words sound finished: end the turn after the shorter silence, not the full one."""
@@ -340,27 +375,38 @@ class LiveCall:
             await asyncio.sleep(wait)
 
     async def _barge_in(self) -> None:
-        """The caller speaks over the AI: silence at once, stop generating, keep what was heard."""
+        """The caller speaks over the AI: silence at once, stop generating, keep what was heard.
+        Before the AI has said a word, the caller was not done: the words of their turn are
+        carried into the one they go on with, which is answered as a whole, and what the client
+        was shown of the stopped exchange is taken back (final transcripts with no text)."""
         dropped = self.track.clear()
         responder, self._responder = self._responder, None
         reply, self._reply = self._reply, None
+        answering, self._answering = self._answering, None
         if responder is not None and not responder.done():
             responder.cancel()
         if reply is not None and (heard := self._heard_text(reply, dropped)):
             reply.interrupted = True
             await self._finish(reply, heard)
-        elif self._turn_audio is not None:
-            self._carry = self._turn_audio  # nothing was said yet: keep listening to the same turn
-        self._turn_audio = None
+            return
+        if reply is not None:
+            taken_back = self._transcript(reply.turn, "ai", "", final=True)
+            await self._events.emit("transcript", {**taken_back, "interrupted": True})
+        if answering is not None and answering.words is not None:
+            self._said = [*answering.said, answering.words]
+            carried = self._transcript(answering.turn, "caller", "", final=True)
+            await self._events.emit("transcript", {**carried, "carried": True})
 
     async def _respond(self, pending: _Pending) -> None:
         """Answer one caller turn; runs ahead of the gate, whose opening every effect awaits."""
         turn, language = pending.turn, self.options.language
         started = time.monotonic()
         try:
-            heard = await self._engine.stt.transcribe(pending.audio, language=language)
+            heard = await self._words(pending)
         except ParleyError as exc:
             await pending.gate.wait()
+            self._settle(pending)
+            await self._events.emit("transcript", self._transcript(turn, "caller", "", final=True))
             await self._apologize(exc)
             return
         marks = {"sttMs": _ms(time.monotonic() - started)}
@@ -372,6 +418,7 @@ class LiveCall:
             self.tasks.start(self._end_early(pending, heard), f"end-early-{turn}")
         if not heard.text:
             await pending.gate.wait()
+            self._settle(pending)
             await self._events.emit("transcript", self._transcript(turn, "caller", "", final=True))
             return
         user = Turn(
@@ -393,16 +440,44 @@ class LiveCall:
             if self._reply is reply:
                 self._reply = None
             await self._open(pending, reply)
+            self._settle(pending)
             await self._apologize(exc)
             return
         await self._open(pending, reply)
         self.tasks.start(self._prefetch(reply), f"prefetch-{turn}")
         await self._wait_played(reply)
-        if self._reply is reply:
-            self._reply = None
-            await self._finish(reply, " ".join(reply.spoken) or reply.text.strip())
+        await self._played_out(reply, " ".join(reply.spoken) or reply.text.strip())
+
+    def _settle(self, pending: _Pending) -> None:
+        """The turn has had all the answer it gets (none, or an apology): speech from now on is
+        a new turn, which neither cancels this task nor carries these words."""
+        if self._answering is pending:
+            self._answering = None
         if self._responder is asyncio.current_task():
             self._responder = None
+
+    async def _played_out(self, reply: _Reply, said: str) -> None:
+        """The reply was heard to its end: speech from now on is a new turn, not a barge-in."""
+        if self._responder is asyncio.current_task():
+            self._responder = None
+        if self._reply is reply:
+            self._reply = None
+            await self._finish(reply, said)
+
+    async def _words(self, pending: _Pending) -> Transcript:
+        """All the caller said in the turn: the pieces before its last one, then that one.
+        Shielded: a barge-in that stops this answer leaves the words for the turn carried on."""
+        assert pending.words is not None
+        parts = [await asyncio.shield(task) for task in (*pending.said, pending.words)]
+        for part in parts:
+            if isinstance(part, ParleyError):
+                raise part
+        heard = [part for part in parts if isinstance(part, Transcript)]
+        return Transcript(
+            text=" ".join(part.text for part in heard if part.text),
+            language=heard[-1].language,
+            duration_s=sum(part.duration_s for part in heard),
+        )
 
     async def _open(self, pending: _Pending, reply: _Reply) -> None:
         """Wait for the turn to be committed; the first time, tell the client what was heard and
@@ -413,16 +488,16 @@ class LiveCall:
         pending.opened = True
         committed = pending.committed_at or time.monotonic()
         reply.marks["endOfTurnMs"] = _ms(committed - pending.speech_ended_at)
-        reply.user.started_at = utcnow()
+        reply.asked.started_at = utcnow()
         self._reply = reply
         await self._events.emit(
-            "transcript", self._transcript(reply.turn, "caller", reply.user.text, final=True)
+            "transcript", self._transcript(reply.turn, "caller", reply.asked.text, final=True)
         )
-        self.tasks.start(self._sentiment(reply.turn, reply.user), f"sentiment-{reply.turn}")
+        self.tasks.start(self._sentiment(reply.turn, reply.asked), f"sentiment-{reply.turn}")
 
     async def _speak_reply(self, reply: _Reply, pending: _Pending) -> None:
         messages = await self._conversation.messages_for(
-            self.call, reply.user.text, self.options.language, self.options.system_prompt,
+            self.call, reply.asked.text, self.options.language, self.options.system_prompt,
             window=self._history, move=False,
         )  # fmt: skip
         splitter = SentenceSplitter()
@@ -491,7 +566,7 @@ class LiveCall:
         )
         messages = await self._conversation.messages_for(
             self.call, "", self.options.language, self.options.system_prompt,
-            unsaved=[reply.user, answer], window=self._history,
+            unsaved=[reply.asked, answer], window=self._history,
         )  # fmt: skip
         try:
             await warm(messages)
@@ -507,21 +582,24 @@ class LiveCall:
     async def _finish(self, reply: _Reply, heard: str) -> None:
         """Store the caller's turn and what the caller heard of the AI's, then tell the client
         (so a client that reads the conversation when the final transcript comes finds both)."""
-        self._turn_audio = None
+        if self._answering is not None and self._answering.turn == reply.turn:
+            self._answering = None
         assistant = Turn(
             call_id=self.call.id,
             index=-1,
             role=Role.ASSISTANT,
             text=heard,
             language=self.options.language.value,
-            started_at=reply.user.started_at,
+            started_at=reply.user.started_at if reply.user else utcnow(),
             ended_at=utcnow(),
-            latency_ms=reply.marks,
+            latency_ms=reply.marks or None,
         )
-        await self._calls.record_turns([reply.user, assistant])
+        await self._calls.record_turns([reply.user, assistant] if reply.user else [assistant])
         payload = self._transcript(reply.turn, "ai", heard, final=True)
         payload["interrupted"] = reply.interrupted
         await self._events.emit("transcript", payload)
+        if reply.user is None:  # the greeting: no caller turn, so no latency to report
+            return
         await self._events.emit(
             "turn-latency",
             {
@@ -561,22 +639,35 @@ class LiveCall:
     # --- greeting, apology, sentiment ---------------------------------------------------------
 
     async def _greet(self) -> None:
-        text = GREETINGS[self.options.language]
+        """The greeting is the AI's turn 0 and goes as a reply does: shown before anything the
+        caller says, cut by a barge-in (what was heard is stored and shown, `interrupted`), and
+        stored once heard."""
+        greeting = _Reply(turn=0, user=None, text=GREETINGS[self.options.language])
+        self._reply, self._responder = greeting, asyncio.current_task()
+        await self._events.emit("transcript", self._transcript(0, "ai", greeting.text, final=False))
+        said = greeting.text
         try:
-            async for pcm in self._synthesize(text):
-                self.track.play(pcm, tag=("greeting", 0))
+            await self._say_greeting(greeting)
         except ParleyError as exc:
             await self._events.emit("error", {"message": exc.message, "code": exc.code})
-            return
-        await self._events.emit("transcript", self._transcript(0, "ai", text, final=True))
-        greeting = Turn(
-            call_id=self.call.id,
-            index=-1,
-            role=Role.ASSISTANT,
-            text=text,
-            language=self.options.language.value,
-        )
-        await self._calls.record_turns([greeting])
+            said = " ".join(greeting.spoken)
+        await self._wait_played(greeting)
+        if said:
+            await self._played_out(greeting, said)
+        elif self._reply is greeting:  # not a word of it could be spoken: take it back
+            self._reply = self._responder = None
+            await self._events.emit("transcript", self._transcript(0, "ai", "", final=True))
+
+    async def _say_greeting(self, greeting: _Reply) -> None:
+        """Sentence by sentence, so a barge-in keeps the sentences heard in full."""
+        splitter = SentenceSplitter()
+        for sentence in filter(None, [*splitter.feed(greeting.text + " "), splitter.flush()]):
+            index: int | None = None
+            async for pcm in self._synthesize(sentence):
+                if index is None:
+                    index = len(greeting.spoken)
+                    greeting.spoken.append(sentence)
+                self.track.play(pcm, tag=(0, index))
 
     async def _apologize(self, error: ParleyError) -> None:
         log.warning("provider failed during call %s: %s", self.call.id, error.message)

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 
 import socketio
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from parley import __version__
 from parley.ai.base import Language
@@ -39,12 +38,14 @@ from parley.rtc.ice import use_host_addresses
 from parley.storage.db import Database
 from parley.storage.meeting_stores import SqlMeetingStore
 from parley.storage.stores import SqlCallStore
+from parley.web.api_docs import mount_api_docs
 from parley.web.errors import install_error_handlers
 from parley.web.meeting_socket import MeetingsNamespace
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from parley.web.origins import OriginPolicy, PolicyCORSMiddleware
 from parley.web.routes import calls, conversation, health, meetings, metrics
 from parley.web.signaling import SignalingNamespace
-from parley.web.static_files import mount_static
+from parley.web.static_files import SocketIOWithClient, mount_static
 
 log = logging.getLogger("parley")
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
         title="Parley",
         version=__version__,
         summary="Real-time conversation over WebRTC with AI in the loop.",
-        docs_url="/api/docs",
+        docs_url=None,  # served offline by api_docs.mount_api_docs
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=_lifespan,
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
     app.include_router(calls.router)
     app.include_router(meetings.router)
     mount_static(app)
+    mount_api_docs(app)
     _add_middleware(app, settings)
     return app
 
@@ -77,10 +79,9 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
 def create_asgi_app(settings: Settings, *, engine: AIEngine | None = None) -> socketio.ASGIApp:
     """What the server runs: Socket.IO at `/socket.io` in front of the HTTP app."""
     app = create_app(settings, engine=engine)
-    origins = settings.server.cors_origins
     sio = socketio.AsyncServer(
         async_mode="asgi",
-        cors_allowed_origins=("*" if "*" in origins else origins) or [],
+        cors_allowed_origins=OriginPolicy.from_settings(settings).socketio(),
         max_http_buffer_size=256 * 1024,
         logger=False,
         engineio_logger=False,
@@ -89,7 +90,7 @@ def create_asgi_app(settings: Settings, *, engine: AIEngine | None = None) -> so
     app.state.meetings_socket = MeetingsNamespace(settings)
     sio.register_namespace(app.state.meetings_socket)
     app.state.sio = sio
-    return socketio.ASGIApp(sio, other_asgi_app=app)
+    return SocketIOWithClient(sio, other_asgi_app=app)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
@@ -100,17 +101,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         limit=settings.server.max_body_bytes,
         overrides={conversation.PATH: upload_limit},
     )
-    origins = settings.server.cors_origins
-    if origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_credentials="*" not in origins,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
-            max_age=600,
-        )
+    policy = OriginPolicy.from_settings(settings)
+    if policy.cross_origin:
+        app.add_middleware(PolicyCORSMiddleware, policy=policy)
     app.add_middleware(RequestContextMiddleware)
 
 

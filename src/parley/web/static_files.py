@@ -1,18 +1,25 @@
 """The web pages: every file of `static/` at `/<name>` (`/ai-call-test.html`, `/ai-call.js`, ...),
 the meetings home (`index.html`) at `/`, the meeting page (`meeting.html`) at `/meetings/{id}`,
-and socket.io-client, installed from npm by `scripts/setup-web.sh`, at `/vendor/socket.io.js`.
+and the npm packages `scripts/setup-web.sh` installs in `web/node_modules/`:
+- socket.io-client's ESM build, which Parley's pages import, at `/vendor/socket.io.js`;
+- its UMD build (the global `io`) at `/vendor/socket.io.min.js`, and at `/socket.io/socket.io.js`,
+  where a Node.js Socket.IO server serves it, so that a page written for the original system
+  works unchanged (`SocketIOWithClient` keeps that path from the Socket.IO server);
+- swagger-ui-dist's files under `/vendor/swagger-ui/`, for the API docs page (`api_docs.py`).
 
 Each file gets its own exact route (hidden from the OpenAPI schema) rather than a mount at `/`,
 so the API keeps its own 404 and 405 answers. Starlette's `StaticFiles` does the serving (ETag,
 `304 Not Modified`, HEAD); `Cache-Control: no-cache` makes browsers revalidate, so an edited page
-shows at once. Without `web/node_modules/` the vendor file answers 503 saying what to run.
+shows at once. Without `web/node_modules/` a vendor file answers 503 saying what to run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import socketio
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +32,29 @@ REPO_ROOT = Path(__file__).resolve().parents[3]  # src/parley/web/static_files.p
 SOCKET_IO_DIST = REPO_ROOT / "web" / "node_modules" / "socket.io-client" / "dist"
 SOCKET_IO_FILE = "socket.io.esm.min.js"
 SOCKET_IO_PATH = "/vendor/socket.io.js"
+SOCKET_IO_GLOBAL_FILE = "socket.io.min.js"
+SOCKET_IO_GLOBAL_PATHS = ("/vendor/socket.io.min.js", "/socket.io/socket.io.js")
+SWAGGER_UI_DIST = REPO_ROOT / "web" / "node_modules" / "swagger-ui-dist"
+SWAGGER_UI_PATH = "/vendor/swagger-ui"
+SWAGGER_UI_FILES = (
+    "swagger-ui-bundle.js",
+    "swagger-ui-bundle.js.map",
+    "swagger-ui.css",
+    "swagger-ui.css.map",
+    "favicon-32x32.png",
+)
+# (path, npm package, file of its dist directory); each file's source map sits beside it, where
+# the file's `sourceMappingURL` (relative) points.
+VENDOR_FILES = (
+    (SOCKET_IO_PATH, "socket.io-client", SOCKET_IO_FILE),
+    ("/vendor/socket.io.esm.min.js.map", "socket.io-client", SOCKET_IO_FILE + ".map"),
+    *((path, "socket.io-client", SOCKET_IO_GLOBAL_FILE) for path in SOCKET_IO_GLOBAL_PATHS),
+    *(
+        (f"{folder}/socket.io.min.js.map", "socket.io-client", "socket.io.min.js.map")
+        for folder in ("/vendor", "/socket.io")
+    ),
+    *((f"{SWAGGER_UI_PATH}/{name}", "swagger-ui-dist", name) for name in SWAGGER_UI_FILES),
+)
 HOME_PAGE = "index.html"
 MEETING_PAGE = "meeting.html"
 MEETING_PATH = "/meetings/{meeting_id}"
@@ -33,15 +63,16 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def mount_static(app: FastAPI) -> None:
-    """Adds a GET/HEAD route for each file in `static/` and one for the socket.io client; `/`
-    is the meetings home and `/meetings/{id}` the meeting page (which looks the meeting up)."""
+    """Adds a GET/HEAD route for each file in `static/` and each vendor file; `/` is the
+    meetings home and `/meetings/{id}` the meeting page (which looks the meeting up)."""
     pages = StaticFiles(directory=STATIC_DIR)
     _add(app, "/", _serve(pages, HOME_PAGE))
     _add(app, MEETING_PATH, _serve(pages, MEETING_PAGE))
     for path in sorted(STATIC_DIR.iterdir()):
         if path.is_file() and not path.name.startswith("."):
             _add(app, f"/{path.name}", _serve(pages, path.name))
-    _add(app, SOCKET_IO_PATH, _serve_socket_io)
+    for url, package, name in VENDOR_FILES:
+        _add(app, url, _serve_vendor(package, name))
 
 
 def _add(app: FastAPI, path: str, endpoint: Endpoint) -> None:
@@ -57,12 +88,45 @@ def _serve(files: StaticFiles, name: str) -> Endpoint:
     return serve
 
 
-async def _serve_socket_io(request: Request) -> Response:
-    if not (SOCKET_IO_DIST / SOCKET_IO_FILE).is_file():
-        return error_response(
-            503,
-            "WEB_DEPS_MISSING",
-            "socket.io-client is not installed: run scripts/setup-web.sh "
-            "(npm ci in web/) and reload the page.",
-        )
-    return await _serve(StaticFiles(directory=SOCKET_IO_DIST), SOCKET_IO_FILE)(request)
+def vendor_dist(package: str) -> Path:
+    """Where an npm package's served files are; read at each request, so tests can move it."""
+    return {"socket.io-client": SOCKET_IO_DIST, "swagger-ui-dist": SWAGGER_UI_DIST}[package]
+
+
+def web_deps_missing(package: str) -> Response:
+    return error_response(
+        503,
+        "WEB_DEPS_MISSING",
+        f"{package} is not installed: run scripts/setup-web.sh (npm ci in web/) "
+        "and reload the page.",
+    )
+
+
+def _serve_vendor(package: str, name: str) -> Endpoint:
+    async def serve(request: Request) -> Response:
+        dist = vendor_dist(package)
+        if not (dist / name).is_file():
+            return web_deps_missing(package)
+        return await _serve(StaticFiles(directory=dist), name)(request)
+
+    return serve
+
+
+class SocketIOWithClient(socketio.ASGIApp):  # type: ignore[misc]  # socketio is untyped
+    """`socketio.ASGIApp`, except that HTTP requests for the client files a Node.js Socket.IO
+    server serves under its own path (`/socket.io/socket.io.js` and its map) go to the HTTP app.
+
+    python-socketio's own `static_files` option cannot do it: engineio's `ASGIApp.__call__` hands
+    every request under `/socket.io/` to the Engine.IO server (which answers 400 for a file)
+    before it looks at `static_files` or `other_asgi_app`. Taking these exact paths first also
+    serves them like every other file (ETag, 304, HEAD, the 503 when node_modules is missing);
+    Engine.IO's own requests are all `/socket.io/?EIO=...`, so none is taken from it.
+    """
+
+    CLIENT_PATHS = frozenset(path for path, *_ in VENDOR_FILES if path.startswith("/socket.io/"))
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in self.CLIENT_PATHS:
+            await self.other_asgi_app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)

@@ -4,6 +4,7 @@
 // connecting; `?rawmic=1` turns the browser's echo cancellation, noise suppression and gain off.
 
 import { $, el, icon, loadSocketIo } from "/dom.js";
+import { has, language, onLanguageChange, setAttr, setPlain, setText, t } from "/i18n.js";
 
 const API = "/api/v1/calls";
 const NAMESPACE = "/signaling";
@@ -18,49 +19,34 @@ const params = new URLSearchParams(location.search);
 const RAW_MIC = params.get("rawmic") === "1";
 const DEMO = params.get("demo");
 
+// Words are in messages.js (i18n.js): `call.status.*`, `call.agent.*`, `call.sentiment.*`,
+// `call.stage.*`, `call.button.*`, `call.hint.*`.
 const STATUS = {
-  IDLE: ["대기", "Idle", "idle"],
-  INITIATING: ["준비 중", "Initiating", "busy"],
-  RINGING: ["연결 대기", "Ringing", "busy"],
-  CONNECTING: ["연결 중", "Connecting", "busy"],
-  IN_PROGRESS: ["통화 중", "In call", "live"],
-  ENDED: ["통화 종료", "Ended", "idle"],
-  FAILED: ["실패", "Failed", "bad"],
+  IDLE: "idle",
+  INITIATING: "busy",
+  RINGING: "busy",
+  CONNECTING: "busy",
+  IN_PROGRESS: "live",
+  ENDED: "idle",
+  FAILED: "bad",
 };
-const AGENT = {
-  idle: "대기 중 · Idle",
-  connecting: "연결 중 · Connecting",
-  listening: "듣는 중 · Listening",
-  thinking: "생각 중 · Thinking",
-  speaking: "말하는 중 · Speaking",
-};
-const SENTIMENT = {
-  positive: ["😊", "긍정", "Positive"],
-  neutral: ["😐", "중립", "Neutral"],
-  negative: ["😟", "부정", "Negative"],
-};
-const STAGES = {
-  endOfTurnMs: "발화 종료 · End of turn",
-  vadMs: "음성 감지 · VAD",
-  sttMs: "음성 인식 · STT",
-  llmFirstTokenMs: "LLM 첫 토큰 · First token",
-  ttsFirstChunkMs: "TTS 첫 음성 · First audio",
-  networkMs: "네트워크 · Network",
-};
+const SENTIMENT = { positive: "😊", neutral: "😐", negative: "😟" };
 const PHASE_BUTTON = {
-  idle: ["start", "통화 시작", "Start call", false],
-  connecting: ["cancel", "취소", "Cancel", false],
-  active: ["end", "통화 종료", "End call", false],
-  ending: ["end", "종료 중…", "Ending…", true],
-};
-const PHASE_HINT = {
-  idle: "마이크 권한이 필요합니다 · Microphone access needed",
-  connecting: "마이크 요청이 뜨면 허용하세요 · Allow the mic if asked",
-  active: "말씀하세요 — 언제든 끼어들 수 있어요 · Just talk, interrupt anytime",
-  ending: "통화를 종료하는 중 · Hanging up",
+  idle: ["start", false],
+  connecting: ["cancel", false],
+  active: ["end", false],
+  ending: ["end", true],
 };
 
-class UserError extends Error {}
+/** A message in the page's language that a language change can say again. */
+const say = (key, vars) => ({ key, vars, toString: () => t(key, vars) });
+
+class UserError extends Error {
+  constructor(text) {
+    super(String(text));
+    this.text = text; // a `say(...)` or the server's own words
+  }
+}
 class Cancelled extends Error {}
 
 // ---- DOM -------------------------------------------------------------------------------------
@@ -133,21 +119,23 @@ function resetConversation() {
 
 function setStatus(status) {
   state.status = status;
-  const [ko, en, tone] = STATUS[status] ?? [status, "", "busy"];
-  ui.pill.dataset.tone = tone;
-  ui.statusText.textContent = en ? `${ko} · ${en}` : ko;
+  ui.pill.dataset.tone = STATUS[status] ?? "busy";
+  if (STATUS[status]) setText(ui.statusText, `call.status.${status}`);
+  else setPlain(ui.statusText, status);
   if (status === "IN_PROGRESS" && session && !session.startedAt) startTimer(session);
 }
 
 function setNet(ice = state.iceState, pc = state.pcState) {
   state.iceState = ice;
   state.pcState = pc;
-  ui.net.textContent = `ICE ${ice} · PC ${pc}`;
+  const word = (value) => (has(`call.net.${value}`) ? t(`call.net.${value}`) : value);
+  ui.net.textContent = `${t("call.net.ice")} ${word(ice)} · ${t("call.net.pc")} ${word(pc)}`;
 }
 
 function showBanner(message, tone = "error") {
   ui.banner.dataset.tone = tone;
-  ui.bannerText.textContent = message;
+  if (message?.key) setText(ui.bannerText, message.key, message.vars);
+  else setPlain(ui.bannerText, String(message));
   ui.banner.hidden = false;
 }
 
@@ -156,35 +144,32 @@ function hideBanner() {
 }
 
 function reportError(message, tone = "error") {
-  state.lastError = message;
+  state.lastError = String(message);
   showBanner(message, tone);
 }
 
 function setPhase(phase) {
   state.phase = phase;
   ui.app.dataset.phase = phase;
-  const [action, ko, en, disabled] = PHASE_BUTTON[phase];
+  const [action, disabled] = PHASE_BUTTON[phase];
   ui.callBtn.dataset.action = action;
   ui.callBtn.disabled = disabled;
-  ui.callBtnText.replaceChildren(`${ko} `, el("span", "en", en));
-  setHint(PHASE_HINT[phase]);
+  setText(ui.callBtnText, `call.button.${phase}`);
+  setHint(`call.hint.${phase}`);
   for (const control of ui.form.elements) control.disabled = phase !== "idle";
   ui.mute.disabled = phase !== "active";
   if (phase === "idle") setAgent("idle");
   if (phase === "connecting") setAgent("connecting");
 }
 
-// "한국어 · English": the English half is its own span, so narrow screens can put it on a new line.
-function setHint(text) {
-  const [ko, en] = text.split(" · ");
-  ui.hint.replaceChildren(ko);
-  if (en) ui.hint.append(el("span", "sep", " · "), el("span", "en", en));
+function setHint(key, vars) {
+  setText(ui.hint, key, vars);
 }
 
 function setAgent(mode) {
   if (ui.agent.dataset.state === mode) return;
   ui.agent.dataset.state = mode;
-  ui.agentState.textContent = AGENT[mode];
+  setText(ui.agentState, `call.agent.${mode}`);
 }
 
 function startTimer(s) {
@@ -231,7 +216,11 @@ function loadSettings() {
   } catch {
     saved = null;
   }
-  if (!saved) return;
+  if (!saved) {
+    // First visit: talk in the language the page is shown in.
+    ui.form.querySelector(`input[name=language][value="${language()}"]`).checked = true;
+    return;
+  }
   if (saved.callerNumber) ui.caller.value = saved.callerNumber;
   const lang = ui.form.querySelector(`input[name=language][value="${saved.language}"]`);
   if (lang) lang.checked = true;
@@ -250,7 +239,9 @@ function sanitizeVoices(voices) {
 
 function fillVoices(preferred = ui.voice.value) {
   const names = state.voices[readSettings().language] ?? [];
-  const options = [new Option("기본 · Default", "")];
+  const auto = new Option(t("call.voice.default"), "");
+  auto.dataset.i18n = "call.voice.default";
+  const options = [auto];
   for (const name of names) options.push(new Option(name, name));
   ui.voice.replaceChildren(...options);
   ui.voice.value = names.includes(preferred) ? preferred : "";
@@ -268,12 +259,13 @@ async function api(method, path, body, { timeoutMs = 10_000 } = {}) {
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch {
-    throw new UserError("서버에 연결할 수 없습니다. · Can't reach the Parley server.");
+    throw new UserError(say("call.error.network"));
   }
   const payload = await response.json().catch(() => null);
   if (!response.ok || !payload?.success) {
     const error = payload?.error ?? {};
-    const err = new UserError(error.message ?? `HTTP ${response.status}`);
+    const known = has(`error.${error.code}`);
+    const err = new UserError(known ? say(`error.${error.code}`) : (error.message ?? `HTTP ${response.status}`));
     err.code = error.code;
     err.httpStatus = response.status;
     throw err;
@@ -302,10 +294,7 @@ function advanceStatus(status) {
 
 async function openMic() {
   if (!navigator.mediaDevices?.getUserMedia) {
-    throw new UserError(
-      "이 브라우저에서는 마이크를 사용할 수 없습니다 (HTTPS 또는 localhost 필요).\n" +
-        "The microphone isn't available here: the page needs HTTPS or localhost.",
-    );
+    throw new UserError(say("call.error.noMicApi"));
   }
   const processing = !RAW_MIC;
   const audio = {
@@ -324,26 +313,21 @@ function micErrorMessage(err) {
   switch (err?.name) {
     case "NotAllowedError":
     case "SecurityError":
-      return (
-        "마이크 권한이 거부되었습니다. 주소창의 사이트 설정에서 마이크를 허용한 뒤 다시 시도하세요.\n" +
-        "Microphone access was denied. Allow it in the address bar's site settings, then try again."
-      );
+      return say("call.error.micDenied");
     case "NotFoundError":
     case "OverconstrainedError":
-      return "마이크를 찾을 수 없습니다. · No microphone was found.";
+      return say("call.error.noMic");
     case "NotReadableError":
-      return (
-        "다른 앱이 마이크를 사용 중입니다. · The microphone is busy in another app."
-      );
+      return say("call.error.micBusy");
     default:
-      return `마이크를 열 수 없습니다 · Couldn't open the microphone (${err?.name ?? err}).`;
+      return say("call.error.micOther", { name: String(err?.name ?? err) });
   }
 }
 
 // ---- socket.io client (from npm, served by Parley) -------------------------------------------
 
 function loadVendor() {
-  const fallback = "socket.io 클라이언트를 불러오지 못했습니다. · Couldn't load the socket.io client.";
+  const fallback = t("call.error.client");
   return loadSocketIo(fallback).catch((err) => {
     throw new UserError(err.message);
   });
@@ -356,7 +340,7 @@ function connectSocket(io, s) {
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", () =>
-      reject(new UserError("시그널링 서버에 연결할 수 없습니다. · Can't reach the signaling server.")),
+      reject(new UserError(say("call.error.signaling"))),
     );
   });
 }
@@ -382,7 +366,7 @@ function bindSignaling(socket, s) {
   // The server hangs up a call whose socket is gone, so a lost connection ends the call here too.
   socket.on("disconnect", (reason) => {
     if (session !== s || reason === "io client disconnect") return;
-    reportError("시그널링 연결이 끊겨 통화가 종료되었습니다. · The signaling connection was lost; the call ended.");
+    reportError(say("call.error.lost"));
     endCall(s, { notify: true });
   });
 }
@@ -440,7 +424,7 @@ async function startCall() {
     await setUpCall(s);
   } catch (err) {
     if (err instanceof Cancelled || s.closed) return;
-    reportError(err instanceof UserError ? err.message : `통화 연결 실패 · Call failed: ${err}`);
+    reportError(err instanceof UserError ? err.text : say("call.error.failed", { detail: String(err) }));
     setStatus("FAILED");
     await endCall(s, { notify: true, finalStatus: "FAILED" });
   }
@@ -467,7 +451,7 @@ async function setUpCall(s) {
   s.socket.emit("join-session", joinPayload(s));
   const offer = await live(s.pc.createOffer());
   await live(s.pc.setLocalDescription(offer));
-  const noJoin = "세션 참가 응답이 없습니다 · The server didn't confirm the session";
+  const noJoin = say("call.error.noJoin");
   await live(withTimeout(s.joined.promise, JOIN_TIMEOUT_MS, noJoin));
   const { type, sdp } = offer;
   s.socket.emit("offer", { sessionId: call.sessionId, peerId: s.peerId, offer: { type, sdp } });
@@ -522,7 +506,7 @@ function onPeerState(s) {
     if (!s.startedAt) startTimer(s);
   }
   if (s.pc.connectionState === "failed") {
-    reportError("미디어 연결에 실패했습니다 (ICE). · The media connection failed (ICE).");
+    reportError(say("call.error.ice"));
     endCall(s, { notify: true, finalStatus: "FAILED" });
   }
 }
@@ -542,7 +526,7 @@ async function onAnswer({ answer }, s) {
     await postTransition(s.call.id, "connect");
   } catch (err) {
     if (session !== s) return;
-    reportError(`응답을 적용하지 못했습니다 · Couldn't apply the answer: ${err.message ?? err}`);
+    reportError(say("call.error.answer", { detail: String(err.message ?? err) }));
     endCall(s, { notify: true, finalStatus: "FAILED" });
   }
 }
@@ -565,12 +549,13 @@ async function addRemoteCandidate(s, candidate) {
 
 function onPeerGone({ peerId }, s) {
   if (peerId && peerId !== AI_PEER) return;
-  reportError("AI가 통화를 떠났습니다. · The AI left the call.", "warn");
+  reportError(say("call.error.aiLeft"), "warn");
   endCall(s, { notify: true });
 }
 
 function onServerError({ message, code }, s) {
-  const text = `서버 오류 · Server error${code ? ` (${code})` : ""}: ${message ?? "unknown"}`;
+  const known = has(`error.${code}`);
+  const text = known ? say(`error.${code}`) : say("call.error.server", { message: message ?? code ?? "?" });
   if (code === "INVALID_CANDIDATE") {
     console.warn(text); // one unusable candidate; the others may well connect
   } else if (!s.answered) {
@@ -586,8 +571,8 @@ function onCallState({ status, reason }, s) {
   if (!STATUS[status]) return;
   setStatus(status);
   if (status === "IN_PROGRESS" && state.phase === "connecting") setPhase("active");
-  if (status === "FAILED") reportError(`통화 실패 · Call failed${reason ? `: ${reason}` : ""}`);
-  if (status === "ENDED" && reason) showBanner(`통화가 종료되었습니다 · The call ended: ${reason}`, "info");
+  if (status === "FAILED") reportError(reason ? say("call.error.callFailedWhy", { reason }) : say("call.error.callFailed"));
+  if (status === "ENDED" && reason) showBanner(say("call.ended", { reason }), "info");
   if (status === "ENDED" || status === "FAILED") endCall(s, { notify: false, finalStatus: status });
 }
 
@@ -608,9 +593,10 @@ async function endCall(s = session, { notify = true, finalStatus = "ENDED" } = {
   if (!["ENDED", "FAILED"].includes(state.status)) setStatus(finalStatus);
   setPhase("idle");
   convo.awaitingReply = false;
+  dropListening(() => true);
   if (s.startedAt) {
     const seconds = Math.floor((performance.now() - s.startedAt) / 1000);
-    setHint(`통화 시간 ${formatClock(seconds)} · Call lasted ${formatClock(seconds)}`);
+    setHint("call.hint.lasted", { time: formatClock(seconds) });
   }
 }
 
@@ -647,7 +633,7 @@ function playRemote(s, stream) {
   s.remoteStream = stream;
   ui.audio.srcObject = stream;
   ui.audio.play().catch(() =>
-    showBanner("브라우저가 자동 재생을 막았습니다. 페이지를 한 번 클릭하세요. · Autoplay was blocked: click the page once.", "warn"),
+    showBanner(say("call.error.autoplay"), "warn"),
   );
   const source = s.audioCtx.createMediaStreamSource(stream);
   s.remoteBars = analyser(s.audioCtx, source, 256);
@@ -734,7 +720,7 @@ function toggleMute() {
   const muted = ui.mute.getAttribute("aria-pressed") !== "true";
   s.stream.getAudioTracks().forEach((track) => (track.enabled = !muted));
   ui.mute.setAttribute("aria-pressed", String(muted));
-  ui.mute.setAttribute("aria-label", muted ? "마이크 켜기 / Unmute" : "마이크 끄기 / Mute");
+  setAttr(ui.mute, "aria-label", muted ? "call.unmute" : "call.mute");
 }
 
 // ---- transcript ------------------------------------------------------------------------------
@@ -752,6 +738,7 @@ function onTranscript(event) {
   entry.event = { ...event };
   renderBubble(entry);
   if (speaker === "caller") {
+    dropListening((t) => t < turn); // an earlier turn still "listening" was superseded
     convo.lastCallerTurn = turn;
     if (event.final) convo.awaitingReply = true;
   } else {
@@ -769,12 +756,33 @@ function addEntry(key, event) {
     entry.sentiment = takePending(convo.pendingSentiment, event.turn);
   }
   convo.entries.set(key, entry);
-  convo.order.push(key);
-  ui.transcript.append(entry.node.root);
+  // In the order of the conversation, not of arrival: a caller turn after the AI turn before it
+  // (the greeting is turn 0), whatever the network or the server's tasks did to the events.
+  const at = convo.order.findIndex((other) => placeOf(convo.entries.get(other).event) > placeOf(event));
+  if (at < 0) {
+    convo.order.push(key);
+    ui.transcript.append(entry.node.root);
+  } else {
+    ui.transcript.insertBefore(entry.node.root, convo.entries.get(convo.order[at]).node.root);
+    convo.order.splice(at, 0, key);
+  }
   ui.empty.hidden = true;
   if (entry.sentiment) renderSentiment(entry);
   if (entry.latency) renderLatency(entry);
   return entry;
+}
+
+// Caller turn n answers AI turn n-1 and is answered by AI turn n.
+function placeOf({ turn, speaker }) {
+  return 2 * Number(turn) + (speaker === "ai" ? 1 : 0);
+}
+
+// Caller bubbles still waiting for words ("Listening…") whose turn will never get them.
+function dropListening(stale) {
+  for (const key of [...convo.order]) {
+    const { event } = convo.entries.get(key);
+    if (event.speaker === "caller" && !event.final && !event.text.trim() && stale(event.turn)) dropEntry(key);
+  }
 }
 
 function dropEntry(key) {
@@ -801,9 +809,9 @@ function buildTurn({ speaker }) {
   const root = el("li", "turn");
   root.dataset.speaker = speaker;
   const who = el("div", "who");
-  who.append(el("span", "", speaker === "ai" ? "AI" : "나 · You"));
+  who.append(speaker === "ai" ? el("span", "", "AI") : setText(el("span"), "call.you"));
   const lang = el("span", "lang");
-  const time = el("time", "", new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+  const time = el("time", "", new Date().toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }));
   who.append(lang, time);
   const bubble = el("div", "bubble");
   const tags = el("div", "tags");
@@ -817,14 +825,15 @@ function renderBubble(entry) {
   node.root.dataset.interrupted = String(Boolean(event.interrupted));
   node.root.setAttribute("aria-busy", String(!event.final));
   const listening = !event.final && !event.text.trim() && event.speaker === "caller";
-  node.bubble.textContent = listening ? "듣는 중 · Listening" : event.text;
+  if (listening) setText(node.bubble, "call.listening");
+  else setPlain(node.bubble, event.text);
   node.lang.textContent = event.language ?? "";
   node.lang.hidden = !event.language;
   if (event.language) node.bubble.lang = event.language;
   if (event.interrupted && !node.cut) {
     node.cut = el("span", "chip cut");
-    node.cut.append(el("span", "emoji", "✂️"), "끊김 · Interrupted");
-    node.cut.title = "발신자가 끼어들었습니다 — 실제로 들린 부분까지 표시 · The caller barged in; this is what was heard";
+    node.cut.append(el("span", "emoji", "✂️"), setText(el("span"), "call.interrupted"));
+    setAttr(node.cut, "title", "call.interruptedTitle");
     node.tags.prepend(node.cut);
   }
 }
@@ -843,15 +852,13 @@ function onSentiment({ turn, sentiment, score }) {
 
 function renderSentiment(entry) {
   const { sentiment, score } = entry.sentiment;
-  const [emoji, ko, en] = SENTIMENT[sentiment];
   const chip = entry.node.chip ?? el("span", "chip");
   chip.dataset.sentiment = sentiment;
   chip.replaceChildren(
-    el("span", "emoji", emoji),
-    `${ko} · ${en}`,
+    el("span", "emoji", SENTIMENT[sentiment]),
+    setText(el("span"), `call.sentiment.${sentiment}`),
     el("span", "score", Number.isFinite(score) ? score.toFixed(2) : ""),
   );
-  chip.title = `감정 · Sentiment: ${en} (${Number.isFinite(score) ? score.toFixed(3) : "?"})`;
   if (!entry.node.chip) entry.node.tags.append(chip);
   entry.node.chip = chip;
 }
@@ -887,11 +894,11 @@ function renderLatency(entry) {
   const more = icon("i-chev");
   more.classList.add("chev");
   const value = el("span", "v2v", formatMs(voiceToVoiceMs));
-  summary.append(icon("i-bolt"), value, " 음성→음성 · voice-to-voice", more);
+  summary.append(icon("i-bolt"), value, " ", setText(el("span", "v2v-label"), "call.v2v"), more);
+  setAttr(summary, "title", "call.v2vTitle");
   const rows = Object.entries(stages).filter(
     ([name, ms]) => name !== "voiceToVoiceMs" && ms !== null && Number.isFinite(Number(ms)),
   );
-  summary.title = rows.map(([name, ms]) => `${stageName(name)}: ${formatMs(Number(ms))}`).join("\n");
   box.append(summary, stageList(rows, voiceToVoiceMs));
   entry.node.latency?.remove();
   entry.node.latency = box;
@@ -906,15 +913,15 @@ function stageList(rows, total) {
     const fill = el("span");
     fill.style.width = `${Math.min(100, (ms / Math.max(total, 1)) * 100).toFixed(1)}%`;
     track.append(fill);
-    list.append(el("dt", "", stageName(name)), track, el("dd", "", formatMs(ms)));
+    list.append(stageTerm(name), track, el("dd", "", formatMs(ms)));
   }
   return list;
 }
 
-function stageName(key) {
-  if (STAGES[key]) return STAGES[key];
+function stageTerm(key) {
+  if (has(`call.stage.${key}`)) return setText(el("dt"), `call.stage.${key}`);
   const words = key.replace(/Ms$/, "").replace(/([a-z])([A-Z])/g, "$1 $2");
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  return el("dt", "", words.charAt(0).toUpperCase() + words.slice(1));
 }
 
 function formatMs(ms) {
@@ -1066,6 +1073,7 @@ function init() {
   ui.form.addEventListener("submit", (event) => event.preventDefault());
   window.addEventListener("pagehide", onPageHide);
   followTranscript();
+  onLanguageChange(() => setNet()); // every other text on the page carries its key
   if (DEMO) runDemo(DEMO);
   else loadSocketIo().catch((err) => reportError(err.message));
   requestAnimationFrame(() => requestAnimationFrame(() => document.documentElement.classList.remove("preload")));

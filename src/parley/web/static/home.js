@@ -5,6 +5,7 @@
 //   parley.displayName            the name last used
 
 import { $, el, icon, store } from "/dom.js";
+import { errorText, language, onLanguageChange, t } from "/i18n.js";
 
 const API = "/api/v1/meetings";
 const KEYS = {
@@ -43,6 +44,13 @@ function hostedMeetings() {
   }
 }
 
+class FormError extends Error {
+  constructor(key) {
+    super(key);
+    this.key = key;
+  }
+}
+
 class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -61,7 +69,7 @@ async function api(method, path, body) {
       signal: AbortSignal.timeout(15_000),
     });
   } catch {
-    throw new ApiError(0, "NETWORK", "Can't reach Parley. Check your connection and try again.");
+    throw new ApiError(0, "NETWORK", t("error.NETWORK"));
   }
   let payload = null;
   try {
@@ -71,17 +79,18 @@ async function api(method, path, body) {
   }
   if (!response.ok || payload?.success === false) {
     const error = payload?.error ?? {};
-    throw new ApiError(
-      response.status,
-      error.code ?? `HTTP_${response.status}`,
-      error.message ?? `The server answered ${response.status}.`,
-    );
+    const message = error.message ?? t("home.errHttp", { status: response.status });
+    throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, errorText(error.code, message));
   }
   return payload?.data;
 }
 
+// `message` may be a function of nothing, so that a language change can say it again.
+const shownErrors = new Map(); // node → message
 function showError(node, message) {
-  node.replaceChildren(icon("i-alert"), el("span", "", message));
+  shownErrors.set(node, message);
+  const text = typeof message === "function" ? message() : message;
+  node.replaceChildren(icon("i-alert"), el("span", "", text));
   node.hidden = false;
 }
 
@@ -95,8 +104,8 @@ function setBusy(button, busy) {
 
 function tick() {
   const now = new Date();
-  const time = now.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
-  const day = now.toLocaleDateString([], { weekday: "short", month: "short", day: "numeric" });
+  const time = now.toLocaleTimeString(language(), { hour: "numeric", minute: "2-digit" });
+  const day = now.toLocaleDateString(language(), { weekday: "short", month: "short", day: "numeric" });
   ui.clock.textContent = `${time} · ${day}`;
 }
 
@@ -107,17 +116,17 @@ function readCreateForm() {
   const hostName = ui.hostName.value.trim();
   const pin = ui.pin.value.trim();
   const maxPublishers = Number(ui.maxPublishers.value);
-  const invalid = (input, message) => {
+  const invalid = (input, key) => {
     input.setAttribute("aria-invalid", "true");
     input.focus();
-    throw new Error(message);
+    throw new FormError(key);
   };
   for (const input of [ui.title, ui.pin, ui.maxPublishers]) input.removeAttribute("aria-invalid");
-  if (!title) invalid(ui.title, "Give the meeting a title.");
-  if (pin && !/^[0-9]{4,12}$/.test(pin)) invalid(ui.pin, "The PIN must be 4 to 12 digits.");
+  if (!title) invalid(ui.title, "home.errTitle");
+  if (pin && !/^[0-9]{4,12}$/.test(pin)) invalid(ui.pin, "home.errPin");
   if (!Number.isInteger(maxPublishers) || maxPublishers < 1 || maxPublishers > 25) {
     ui.maxPublishers.closest("details").open = true;
-    invalid(ui.maxPublishers, "People on camera must be a whole number from 1 to 25.");
+    invalid(ui.maxPublishers, "home.errMaxPublishers");
   }
   const body = { title, maxPublishers, bitrate: Number(ui.bitrate.value) };
   if (pin) body.pin = pin;
@@ -132,7 +141,7 @@ async function onCreate(event) {
   try {
     body = readCreateForm();
   } catch (err) {
-    showError(ui.createError, err.message);
+    showError(ui.createError, () => t(err.key));
     return;
   }
   setBusy(ui.createBtn, true);
@@ -171,25 +180,22 @@ async function onJoin(event) {
   const id = parseMeeting(ui.joinInput.value);
   if (!id) {
     ui.joinInput.setAttribute("aria-invalid", "true");
-    showError(ui.joinError, "That doesn't look like a meeting link or ID.");
+    showError(ui.joinError, () => t("home.errLink"));
     return;
   }
   setBusy(ui.joinGo, true);
   try {
     const data = await api("GET", `${API}/${encodeURIComponent(id)}`);
     if (data.meeting.status === "ended") {
-      showError(ui.joinError, `"${data.meeting.title}" has ended.`);
+      showError(ui.joinError, () => t("home.errEnded", { title: data.meeting.title }));
       setBusy(ui.joinGo, false);
       return;
     }
     location.assign(`/meetings/${encodeURIComponent(data.meeting.id)}`);
   } catch (err) {
-    const message =
-      err.status === 404 || err.status === 422
-        ? "No meeting found with that link or ID. Check it and try again."
-        : err.message;
+    const notFound = err.status === 404 || err.status === 422;
     ui.joinInput.setAttribute("aria-invalid", "true");
-    showError(ui.joinError, message);
+    showError(ui.joinError, notFound ? () => t("error.MEETING_NOT_FOUND") : err.message);
     setBusy(ui.joinGo, false);
   }
 }
@@ -200,13 +206,15 @@ function relativeDay(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
   const days = Math.floor((Date.now() - date.getTime()) / 86_400_000);
-  const time = date.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
-  if (days < 1 && new Date().getDate() === date.getDate()) return `Today, ${time}`;
-  if (days < 2) return `Yesterday, ${time}`;
-  return date.toLocaleDateString([], { month: "short", day: "numeric" });
+  const time = date.toLocaleTimeString(language(), { hour: "numeric", minute: "2-digit" });
+  if (days < 1 && new Date().getDate() === date.getDate()) return t("home.today", { time });
+  if (days < 2) return t("home.yesterday", { time });
+  return date.toLocaleDateString(language(), { month: "short", day: "numeric" });
 }
 
-async function renderRecent() {
+let recentRows = [];
+
+async function loadRecent() {
   const hosted = hostedMeetings()
     .filter((m) => store.get(KEYS.hostToken(m.id)))
     .slice(0, MAX_RECENT);
@@ -225,18 +233,23 @@ async function renderRecent() {
       }
     }),
   );
-  const items = rows.filter(Boolean).map((m) => {
+  recentRows = rows.filter(Boolean);
+  renderRecent();
+}
+
+function renderRecent() {
+  const items = recentRows.map((m) => {
     const link = el("a");
     link.href = `/meetings/${encodeURIComponent(m.id)}`;
     const badge = el("span", "r-icon");
     badge.append(icon("i-video"));
     const meta =
       m.status === "ended"
-        ? "Ended"
+        ? t("home.recentEnded")
         : m.count
-          ? `${m.count} in the meeting`
+          ? t("home.recentCount", { n: m.count })
           : relativeDay(m.createdAt);
-    link.append(badge, el("span", "r-title", m.title || "Untitled meeting"), el("span", "r-meta", meta));
+    link.append(badge, el("span", "r-title", m.title || t("home.untitled")), el("span", "r-meta", meta));
     const li = el("li");
     li.append(link);
     return li;
@@ -265,7 +278,12 @@ function init() {
   for (const input of [ui.title, ui.pin, ui.maxPublishers]) {
     input.addEventListener("input", () => input.removeAttribute("aria-invalid"));
   }
-  renderRecent();
+  loadRecent();
+  onLanguageChange(() => {
+    tick();
+    renderRecent();
+    for (const [node, message] of shownErrors) if (!node.hidden) showError(node, message);
+  });
 }
 
 init();

@@ -45,6 +45,7 @@
 // Shortcuts: Ctrl/⌘+D microphone, Ctrl/⌘+E camera, Esc closes the side panel.
 
 import { $, el, icon, loadSocketIo, store } from "/dom.js";
+import { errorText, language, onLanguageChange, setText, t, translate } from "/i18n.js";
 
 const API = "/api/v1/meetings";
 const NAMESPACE = "/meetings";
@@ -64,7 +65,6 @@ const CAMERA_SIZES = {
   360: { width: 640, height: 360 },
   180: { width: 320, height: 180 },
 };
-const QUALITY_LABEL = { auto: "Auto", high: "High", medium: "Medium", low: "Low" };
 
 const params = new URLSearchParams(location.search);
 const DEMO = params.has("demo") ? demoCount(params.get("demo")) : null;
@@ -74,10 +74,13 @@ function demoCount(value) {
   return Number.isFinite(n) ? Math.max(0, Math.min(24, n)) : 3;
 }
 
+/** A failed request: its `code`, and a message in the page's language (ours for the codes we
+ * know, else the server's own words). */
 class RequestError extends Error {
-  constructor(code, message) {
-    super(message);
+  constructor(code, serverMessage) {
+    super(errorText(code, serverMessage));
     this.code = code;
+    this.serverMessage = serverMessage;
   }
 }
 
@@ -187,7 +190,7 @@ function hueOf(text) {
 }
 
 function clockTime(date = new Date()) {
-  return date.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+  return date.toLocaleTimeString(language(), { hour: "numeric", minute: "2-digit" });
 }
 
 function timeOf(iso) {
@@ -265,25 +268,27 @@ function setPhase(phase) {
 }
 
 const NOTICES = {
-  "not-found": [
-    "i-search-off",
-    "Meeting not found",
-    "Check the link, or ask the host to send it again. Meetings that were deleted can't be joined.",
-  ],
-  ended: ["i-calendar-x", "This meeting has ended", "The host ended it. You can start a new one from the home page."],
-  unreachable: ["i-wifi-off", "Can't reach Parley", "Check your connection and try again."],
+  "not-found": ["i-search-off", "meeting.notFound", "meeting.notFoundText"],
+  ended: ["i-calendar-x", "meeting.endedTitle", "meeting.endedNoticeText"],
+  unreachable: ["i-wifi-off", "meeting.unreachable", "meeting.unreachableText"],
 };
 
 function showNotice(kind, detail) {
-  const [iconName, title, text] = NOTICES[kind];
-  ui.noticeIcon.setAttribute("href", `#${iconName}`);
-  ui.noticeTitle.textContent = title;
-  ui.noticeText.textContent = detail ?? text;
+  state.notice = { kind, detail };
+  renderNotice();
   ui.noticeRetry.hidden = kind !== "unreachable";
   state.endReason = kind === "unreachable" ? null : kind;
-  document.title = `${title} · Parley`;
   stopLocalMedia();
   setPhase("notice");
+}
+
+function renderNotice() {
+  const { kind, detail } = state.notice;
+  const [iconName, title, text] = NOTICES[kind];
+  ui.noticeIcon.setAttribute("href", `#${iconName}`);
+  ui.noticeTitle.textContent = t(title);
+  ui.noticeText.textContent = detail ?? t(text);
+  document.title = `${t(title)} · Parley`;
 }
 
 // ---- local media -----------------------------------------------------------------------------
@@ -303,22 +308,23 @@ function videoConstraints() {
 
 const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
+/** Why a device could not start: {device: "Microphone" | "Camera", reason}, said by `mediaErrorText`. */
 function describeMediaError(err, device) {
-  switch (err?.name) {
-    case "NotAllowedError":
-    case "SecurityError":
-      return `${device} blocked. Allow it in your browser's site settings.`;
-    case "NotFoundError":
-    case "OverconstrainedError":
-      return `No ${device.toLowerCase()} found.`;
-    case "NotReadableError":
-    case "AbortError":
-      return `${device} is in use by another app.`;
-    case "Insecure":
-      return `${device} needs a secure (https) page.`;
-    default:
-      return `${device} couldn't start.`;
-  }
+  const reasons = {
+    NotAllowedError: "blocked",
+    SecurityError: "blocked",
+    NotFoundError: "missing",
+    OverconstrainedError: "missing",
+    NotReadableError: "busy",
+    AbortError: "busy",
+    Insecure: "insecure",
+  };
+  return { device, reason: reasons[err?.name] ?? "failed" };
+}
+
+function mediaErrorText({ device, reason }) {
+  const name = t(`meeting.${reason === "missing" ? device.toLowerCase() : device}`);
+  return t(`meeting.dev.${reason}`, { device: name });
 }
 
 async function getUserMedia(constraints) {
@@ -403,12 +409,12 @@ async function retryDevice(kind) {
       sendMediaState({ micOn: media.micOn, cameraOn: media.camOn });
     }
   } catch (err) {
-    const message = describeMediaError(err, kind === "audio" ? "Microphone" : "Camera");
-    if (kind === "audio") media.audioError = message;
-    else media.videoError = message;
+    const problem = describeMediaError(err, kind === "audio" ? "Microphone" : "Camera");
+    if (kind === "audio") media.audioError = problem;
+    else media.videoError = problem;
     renderPreview();
     renderControls();
-    toast(message, { tone: "error" });
+    toast(mediaErrorText(problem), { tone: "error" });
   }
 }
 
@@ -485,17 +491,18 @@ function renderPreview() {
   ui.previewAvatar.style.setProperty("--hue", String(name ? hueOf(name) : 240));
   ui.previewName.textContent = name;
   let message = "";
-  if (media.starting) message = "Starting camera…";
+  if (media.starting) message = t("meeting.startingCamera");
   else if (!video) {
-    const both = media.videoError && media.audioError;
+    const { videoError, audioError } = media;
     message =
-      both && media.videoError.includes("blocked") && media.audioError.includes("blocked")
-        ? "Camera and microphone are blocked. Allow them in your browser's site settings, then click the buttons below."
-        : both
-          ? `${media.videoError} ${media.audioError}`
-          : (media.videoError ?? "Camera is off");
-  }
-  else if (!media.camOn) message = "Camera is off";
+      videoError?.reason === "blocked" && audioError?.reason === "blocked"
+        ? t("meeting.bothBlocked")
+        : videoError && audioError
+          ? `${mediaErrorText(videoError)} ${mediaErrorText(audioError)}`
+          : videoError
+            ? mediaErrorText(videoError)
+            : t("meeting.cameraOff");
+  } else if (!media.camOn) message = t("meeting.cameraOff");
   ui.previewMsg.textContent = message;
   ui.previewMsg.hidden = !message || (!media.starting && cameraShown);
   // With the camera off the avatar speaks for itself; the message stays for errors only.
@@ -512,22 +519,21 @@ function renderToggle(button, kind) {
   const track = isMic ? audioTrack() : videoTrack();
   const error = isMic ? media.audioError : media.videoError;
   const on = Boolean(track) && (isMic ? media.micOn && !state.mutedByHost : media.camOn);
-  const device = isMic ? "microphone" : "camera";
-  const key = isMic ? "D" : "E";
   button.setAttribute("aria-pressed", String(on));
   button.querySelector(".warn-dot")?.remove();
   let label;
   if (!track && !media.starting) {
-    label = `${error ?? `No ${device}`} Click to try again.`;
+    const problem = error ?? { device: isMic ? "Microphone" : "Camera", reason: "missing" };
+    label = t("meeting.retryDevice", { error: mediaErrorText(problem) });
     const dot = el("span", "warn-dot", "!");
     dot.setAttribute("aria-hidden", "true");
     button.append(dot);
   } else if (isMic && state.mutedByHost) {
-    label = "The host muted you";
+    label = t("meeting.hostMutedYou");
   } else if (state.publishBlocked === "full" && state.phase === "room") {
-    label = "This meeting's camera/mic slots are full";
+    label = t("meeting.slotsFull");
   } else {
-    label = `Turn ${on ? "off" : "on"} ${device} (Ctrl+${key})`;
+    label = t(`meeting.${isMic ? "mic" : "cam"}${on ? "Off" : "On"}`);
   }
   button.setAttribute("aria-label", label);
   button.title = label;
@@ -543,22 +549,16 @@ function renderLobby() {
   const isHost = Boolean(state.hostToken);
   if (isHost) {
     const chip = el("span", "chip accent");
-    chip.append(icon("i-host"), "You're the host");
+    chip.append(icon("i-host"), t("meeting.youHost"));
     meta.push(chip);
   } else if (meeting.hostName) {
-    meta.push(el("span", "", `Hosted by ${meeting.hostName}`));
+    meta.push(el("span", "", t("meeting.hostedBy", { name: meeting.hostName })));
   }
   const count = meeting.participantCount ?? 0;
-  meta.push(
-    el(
-      "span",
-      count ? "chip good" : "chip",
-      count === 0 ? "No one else is here yet" : count === 1 ? "1 person is here" : `${count} people are here`,
-    ),
-  );
+  meta.push(el("span", count ? "chip good" : "chip", t("meeting.here", { n: count })));
   if (meeting.pinRequired) {
     const chip = el("span", "chip");
-    chip.append(icon("i-lock"), "PIN protected");
+    chip.append(icon("i-lock"), t("meeting.pinProtected"));
     meta.push(chip);
   }
   ui.lobbyMeta.replaceChildren(...meta);
@@ -571,12 +571,15 @@ function updateJoinButton() {
   ui.joinBtn.disabled = busy || !ui.nameInput.value.trim();
   ui.joinBtn.classList.toggle("busy", busy);
   const first = state.hostToken && !state.meeting?.participantCount;
-  ui.joinLabel.textContent = busy ? "Joining" : first ? "Start the meeting" : "Join now";
+  setText(ui.joinLabel, busy ? "meeting.joining" : first ? "meeting.start" : "meeting.joinNow");
   ui.nameInput.disabled = busy;
   ui.pinInput.disabled = busy;
 }
 
+// `message` may be a function of nothing, so that a language change can say it again.
 function showJoinError(message) {
+  state.lobbyErrorSource = message;
+  if (typeof message === "function") message = message();
   state.lobbyError = message;
   if (!message) {
     ui.joinError.hidden = true;
@@ -631,7 +634,7 @@ async function onJoinSubmit(event) {
   ui.pinError.hidden = true;
   ui.pinInput.removeAttribute("aria-invalid");
   if (!ui.pinField.hidden && !/^[0-9]{4,12}$/.test(pin)) {
-    ui.pinError.textContent = "Enter the meeting's PIN (4–12 digits).";
+    setText(ui.pinError, "meeting.pinNeeded");
     ui.pinError.hidden = false;
     ui.pinInput.setAttribute("aria-invalid", "true");
     ui.pinInput.focus();
@@ -664,7 +667,7 @@ function onJoinFailed(err) {
   switch (err.code) {
     case "WRONG_PIN":
       ui.pinField.hidden = false;
-      ui.pinError.textContent = ui.pinInput.value ? "That PIN isn't right. Try again." : "This meeting needs a PIN.";
+      setText(ui.pinError, ui.pinInput.value ? "meeting.pinWrong" : "meeting.pinRequired");
       ui.pinError.hidden = false;
       ui.pinInput.setAttribute("aria-invalid", "true");
       ui.pinInput.select();
@@ -677,10 +680,10 @@ function onJoinFailed(err) {
       showNotice("ended");
       return;
     case "MEETING_FULL":
-      showJoinError(err.message || "This meeting is full.");
+      showJoinError(() => t("meeting.full"));
       return;
     default:
-      showJoinError(err.message || "Couldn't join the meeting.");
+      showJoinError(() => errorText(err.code, err.serverMessage ?? t("meeting.joinFailed")));
   }
 }
 
@@ -688,21 +691,21 @@ function onJoinFailed(err) {
 
 async function connectSocket() {
   if (DEMO !== null) return;
-  const { io } = await loadSocketIo("Couldn't load the Socket.IO client.").catch((err) => {
+  const { io } = await loadSocketIo(t("meeting.clientMissing")).catch((err) => {
     throw new RequestError("CLIENT_MISSING", err.message);
   });
   const socket = io(NAMESPACE, { timeout: CONNECT_TIMEOUT_MS, reconnectionDelayMax: 4000 });
   rtc.socket = socket;
   bindSocket(socket);
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RequestError("TIMEOUT", "Can't reach the meeting server.")), CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new RequestError("CONNECT_FAILED")), CONNECT_TIMEOUT_MS);
     socket.once("connect", () => {
       clearTimeout(timer);
       resolve();
     });
     socket.once("connect_error", () => {
       clearTimeout(timer);
-      reject(new RequestError("CONNECT_FAILED", "Can't reach the meeting server. Check your connection."));
+      reject(new RequestError("CONNECT_FAILED"));
     });
   });
 }
@@ -720,15 +723,15 @@ function disconnectSocket() {
 async function request(event, payload = {}, timeoutMs = REQUEST_TIMEOUT_MS) {
   if (DEMO !== null) return demoRequest(event, payload);
   const socket = rtc.socket;
-  if (!socket?.connected) throw new RequestError("NOT_CONNECTED", "You're offline; trying to reconnect.");
+  if (!socket?.connected) throw new RequestError("NOT_CONNECTED");
   let answer;
   try {
     answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
   } catch {
-    throw new RequestError("TIMEOUT", "The server didn't answer in time.");
+    throw new RequestError("TIMEOUT");
   }
   if (!answer || answer.ok !== true) {
-    throw new RequestError(answer?.error?.code ?? "ERROR", answer?.error?.message ?? "Something went wrong.");
+    throw new RequestError(answer?.error?.code ?? "ERROR", answer?.error?.message);
   }
   return answer;
 }
@@ -775,7 +778,7 @@ function bindSocket(socket) {
     }
     state.reconnecting = true;
     closePeerConnections();
-    setMediaBanner("Connection lost. Reconnecting…");
+    setMediaBanner("meeting.connectionLost");
   });
   socket.on("connect", () => {
     if (rtc.socket === socket && state.phase === "room" && state.reconnecting) rejoin();
@@ -792,7 +795,7 @@ async function rejoin() {
     enterRoom(answer);
     state.rejoining = false;
     replayBacklog();
-    toast("Reconnected", { icon: "i-check" });
+    toast(t("meeting.reconnected"), { icon: "i-check" });
   } catch (err) {
     state.rejoining = false;
     rtc.backlog = [];
@@ -837,7 +840,7 @@ function enterRoom(answer) {
   setPhase("room");
   ui.roomTitle.textContent = state.meeting?.title ?? "";
   ui.roomTopTitle.textContent = state.meeting?.title ?? "";
-  document.title = `${state.meeting?.title ?? "Meeting"} · Parley`;
+  document.title = `${state.meeting?.title ?? t("meeting.room")} · Parley`;
   ui.endBtn.hidden = !isHost();
   renderTiles();
   renderControls();
@@ -846,7 +849,7 @@ function enterRoom(answer) {
   renderPeople();
   startStatsLoop();
   if (!state.mediaReady) {
-    setMediaBanner("Waiting for video to start… Chat and the assistant work meanwhile.");
+    setMediaBanner("meeting.waitingVideo");
   } else {
     setMediaBanner(null);
     publish();
@@ -874,7 +877,7 @@ function onParticipantJoined({ participant }) {
   state.participants.set(participant.id, participant);
   renderTiles();
   renderPeople();
-  if (!known && participant.id !== state.selfId) toast(`${participant.displayName} joined`, { icon: "i-people" });
+  if (!known && participant.id !== state.selfId) toast(t("meeting.joined", { name: participant.displayName }), { icon: "i-people" });
 }
 
 function onParticipantLeft({ participantId, reason }) {
@@ -886,7 +889,7 @@ function onParticipantLeft({ participantId, reason }) {
   renderTiles();
   renderPeople();
   const name = participant.displayName;
-  toast(reason === "kicked" ? `${name} was removed` : `${name} left`, { icon: "i-leave" });
+  toast(t(reason === "kicked" ? "meeting.removed" : "meeting.left", { name }), { icon: "i-leave" });
 }
 
 function onParticipantUpdated({ participant }) {
@@ -911,9 +914,9 @@ function applyMutedByHost(muted, announce) {
   if (muted) {
     media.micOn = false;
     applyTrackStates();
-    if (announce) toast("The host muted your microphone", { icon: "i-mic-off" });
+    if (announce) toast(t("meeting.hostMutedMic"), { icon: "i-mic-off" });
   } else if (announce) {
-    toast("The host lets you unmute again", { icon: "i-mic" });
+    toast(t("meeting.hostUnmuted"), { icon: "i-mic" });
   }
   renderControls();
   updateTile(state.selfId);
@@ -941,12 +944,12 @@ function makeTile(id) {
   const badge = el("span");
   avatar.append(badge);
   const status = el("span", "tile-status");
-  status.append(el("span", "spinner"), el("span", "", "Connecting…"));
+  status.append(el("span", "spinner"), setText(el("span"), "meeting.connecting"));
   const mic = el("span", "tile-mic");
   mic.append(icon("i-mic-off"));
   const foot = el("div", "tile-foot");
   const name = el("span", "tile-name");
-  const host = el("span", "tile-badge", "Host");
+  const host = setText(el("span", "tile-badge"), "meeting.host");
   foot.append(name, host);
   root.append(video, avatar, status, mic, foot);
   const tile = { id, root, video, avatar, badge, status, mic, name, host, stream: null, videoReady: false };
@@ -1009,9 +1012,9 @@ function playTile(tile) {
     tile.video.play().catch(() => {});
     if (!state.audioBlocked) {
       state.audioBlocked = true;
-      toast("Your browser paused the meeting's sound", {
+      toast(t("meeting.soundPaused"), {
         icon: "i-volume",
-        action: { label: "Turn on sound", run: unblockAudio },
+        action: { label: t("meeting.soundOn"), run: unblockAudio },
         timeout: 0,
       });
     }
@@ -1032,15 +1035,16 @@ function updateTile(id) {
   const p = state.participants.get(id);
   if (!tile || !p) return;
   const self = id === state.selfId;
-  const name = p.displayName ?? "Guest";
-  tile.name.textContent = self ? `${name} (You)` : name;
-  tile.root.setAttribute("aria-label", self ? `${name} (You)` : name);
+  const name = p.displayName ?? t("meeting.guest");
+  const label = self ? t("meeting.selfName", { name }) : name;
+  tile.name.textContent = label;
+  tile.root.setAttribute("aria-label", label);
   tile.badge.textContent = initials(name);
   tile.avatar.style.setProperty("--hue", String(hueOf(p.id)));
   tile.host.hidden = p.role !== "host";
   const micOn = self ? Boolean(audioTrack()) && media.micOn && !state.mutedByHost : p.micOn !== false;
   tile.root.dataset.mic = micOn ? "on" : "off";
-  tile.mic.title = p.mutedByHost ? "Muted by the host" : "Microphone off";
+  tile.mic.title = t(p.mutedByHost ? "meeting.mutedByHost" : "meeting.micIsOff");
   tile.mic.setAttribute("aria-label", tile.mic.title);
   toggleData(tile.root, "mutedByHost", Boolean(p.mutedByHost));
   let videoOn;
@@ -1103,7 +1107,7 @@ function renderControls() {
   renderToggle(ui.camBtn, "cam");
   renderPreview();
   ui.qualitySelect.value = state.quality;
-  ui.qualityLabel.textContent = QUALITY_LABEL[state.quality] ?? state.quality;
+  ui.qualityLabel.textContent = t(`meeting.q.${state.quality}`);
   ui.endBtn.hidden = !isHost() || state.phase !== "room";
 }
 
@@ -1113,7 +1117,7 @@ function toggleMic() {
     return;
   }
   if (state.mutedByHost) {
-    toast("The host muted you; they can let you unmute.", { icon: "i-mic-off" });
+    toast(t("error.MUTED_BY_HOST"), { icon: "i-mic-off" });
     return;
   }
   setMic(!media.micOn);
@@ -1203,9 +1207,9 @@ async function copyInvite() {
     }
     field.remove();
   }
-  const pinNote = state.meeting?.pinRequired ? " Guests will also need the PIN." : "";
-  if (copied) toast(`Invite link copied.${pinNote}`, { icon: "i-check" });
-  else toast(link, { icon: "i-link", sub: "Copy this link to invite people.", timeout: 10_000 });
+  const copiedText = t(state.meeting?.pinRequired ? "meeting.copiedPin" : "meeting.copied");
+  if (copied) toast(copiedText, { icon: "i-check" });
+  else toast(link, { icon: "i-link", sub: t("meeting.copyThis"), timeout: 10_000 });
 }
 
 function confirmAction(title, text, okLabel) {
@@ -1220,11 +1224,7 @@ function confirmAction(title, text, okLabel) {
 }
 
 async function endForEveryone() {
-  const ok = await confirmAction(
-    "End the meeting for everyone?",
-    "Everyone will be removed and the meeting can't be joined again.",
-    "End meeting",
-  );
+  const ok = await confirmAction(t("meeting.endConfirm"), t("meeting.endConfirmText"), t("meeting.endConfirmOk"));
   if (!ok || state.phase !== "room") return;
   try {
     await request("end-meeting", {});
@@ -1247,11 +1247,11 @@ async function leaveMeeting() {
 }
 
 const ENDINGS = {
-  left: ["i-leave", "You left the meeting", "", true],
-  kicked: ["i-user-x", "You were removed from the meeting", "The host removed you from this meeting.", false],
-  ended: ["i-calendar-x", "The host ended the meeting", "Thanks for joining.", false],
-  deleted: ["i-calendar-x", "The meeting was deleted", "The host deleted this meeting.", false],
-  disconnected: ["i-wifi-off", "You lost connection", "Check your connection and rejoin.", true],
+  left: ["i-leave", "meeting.end.left", null, true],
+  kicked: ["i-user-x", "meeting.end.kicked", "meeting.end.kickedText", false],
+  ended: ["i-calendar-x", "meeting.end.ended", "meeting.end.endedText", false],
+  deleted: ["i-calendar-x", "meeting.end.deleted", "meeting.end.deletedText", false],
+  disconnected: ["i-wifi-off", "meeting.end.disconnected", "meeting.end.disconnectedText", true],
 };
 
 function endRoom(reason) {
@@ -1269,23 +1269,27 @@ function endRoom(reason) {
   if (ui.confirm.open) ui.confirm.close();
   ui.toasts.replaceChildren();
   setMediaBanner(null);
+  state.ending = { reason, wasHostEnding };
+  renderEnded();
+  setPhase("ended");
+}
+
+function renderEnded() {
+  const { reason, wasHostEnding } = state.ending;
   const [iconName, title, text, canRejoin] = ENDINGS[reason] ?? ENDINGS.disconnected;
   ui.endedIcon.setAttribute("href", `#${iconName}`);
-  ui.endedTitle.textContent = wasHostEnding ? "You ended the meeting for everyone" : title;
-  ui.endedText.textContent = text || (state.meeting ? `You were in “${state.meeting.title}”.` : "");
+  ui.endedTitle.textContent = t(wasHostEnding ? "meeting.end.byYou" : title);
+  ui.endedText.textContent = text ? t(text) : state.meeting ? t("meeting.end.wereIn", { title: state.meeting.title }) : "";
   ui.rejoinBtn.hidden = !canRejoin;
   document.title = `${ui.endedTitle.textContent} · Parley`;
-  setPhase("ended");
 }
 
 // ---- side panels -----------------------------------------------------------------------------
 
-const PANEL_TITLES = { chat: "In-call messages", assistant: "AI assistant", people: "People" };
-
 function openPanel(name) {
   state.panel = name;
   ui.panel.hidden = false;
-  ui.panelTitle.textContent = PANEL_TITLES[name];
+  setText(ui.panelTitle, `meeting.panel.${name}`);
   for (const [key, section] of Object.entries(ui.panels)) section.hidden = key !== name;
   for (const button of ui.panelButtons) button.setAttribute("aria-pressed", String(button.dataset.panel === name));
   if (name === "chat" || name === "assistant") {
@@ -1336,7 +1340,8 @@ function addChat(message) {
   if (message.senderId !== state.selfId && state.panel !== "chat") {
     state.unread.chat += 1;
     renderBadges();
-    toast(message.senderName, { icon: "i-chat", sub: message.text, action: { label: "Reply", run: () => openPanel("chat") } });
+    const reply = { label: t("meeting.reply"), run: () => openPanel("chat") };
+    toast(message.senderName, { icon: "i-chat", sub: message.text, action: reply });
   }
 }
 
@@ -1356,7 +1361,7 @@ function renderChat() {
       node.classList.add("cont");
     } else {
       const head = el("div", "msg-head");
-      head.append(el("span", "sender", m.senderId === state.selfId ? "You" : m.senderName));
+      head.append(el("span", "sender", m.senderId === state.selfId ? t("common.you") : m.senderName));
       const time = el("time", "", timeOf(m.createdAt));
       time.dateTime = m.createdAt ?? "";
       head.append(time);
@@ -1382,9 +1387,7 @@ async function sendChat(event) {
     autoGrow(ui.chatInput);
     if (answer.message) addChat(answer.message);
   } catch (err) {
-    toast(err.code === "RATE_LIMITED" ? "You're sending messages too fast. Wait a moment." : err.message, {
-      tone: "error",
-    });
+    toast(err.message, { tone: "error" });
   } finally {
     delete ui.chatSend.dataset.busy;
     ui.chatSend.disabled = !ui.chatInput.value.trim();
@@ -1410,11 +1413,12 @@ function renderAssistant() {
     const root = el("div", "qa");
     root.dataset.testid = "assistant-exchange";
     const q = el("div", "qa-q");
-    const qMeta = el("span", "qa-meta", `${x.askerId === state.selfId ? "You" : x.askerName} · ${timeOf(x.askedAt)}`);
+    const asker = x.askerId === state.selfId ? t("common.you") : x.askerName;
+    const qMeta = el("span", "qa-meta", `${asker} · ${timeOf(x.askedAt)}`);
     q.append(qMeta, el("div", "bubble", x.question));
     const a = el("div", "qa-a");
     const aMeta = el("span", "qa-meta");
-    aMeta.append(icon("i-sparkle"), "Assistant");
+    aMeta.append(icon("i-sparkle"), t("meeting.assistantName"));
     const answer = el("div", "bubble");
     const error = el("div", "qa-error");
     a.append(aMeta, answer, error);
@@ -1433,7 +1437,7 @@ function paintExchange(x, view = exchangeNodes.get(x)) {
   if (!view) return;
   view.root.dataset.status = x.status;
   if (x.id) view.root.dataset.exchangeId = x.id;
-  view.answer.textContent = x.answer || (x.status === "pending" ? "Thinking" : x.status === "failed" ? "—" : "");
+  view.answer.textContent = x.answer || (x.status === "pending" ? t("meeting.thinking") : x.status === "failed" ? "—" : "");
   view.error.hidden = !(x.status === "failed" && x.error);
   if (!view.error.hidden) view.error.replaceChildren(icon("i-alert"), x.error);
 }
@@ -1472,7 +1476,7 @@ async function ask(event) {
     paintExchange(exchange);
   } catch (err) {
     exchange.status = "failed";
-    exchange.error = err.code === "ASSISTANT_BUSY" ? "The assistant is still answering your last question." : err.message;
+    exchange.error = err.message;
     paintExchange(exchange);
     updateAskButton();
   }
@@ -1501,7 +1505,8 @@ function onAssistantDone({ exchangeId, answer }) {
   if (state.panel !== "assistant") {
     state.unread.assistant += 1;
     renderBadges();
-    toast("The assistant answered", { icon: "i-sparkle", action: { label: "Show", run: () => openPanel("assistant") } });
+    const show = { label: t("meeting.show"), run: () => openPanel("assistant") };
+    toast(t("meeting.answered"), { icon: "i-sparkle", action: show });
   }
   if (nearBottom(ui.assistantFeed)) ui.assistantFeed.scrollTop = ui.assistantFeed.scrollHeight;
 }
@@ -1511,7 +1516,7 @@ function onAssistantError({ exchangeId, message, answer }) {
   if (!x) return;
   x.id ??= exchangeId;
   x.status = "failed";
-  x.error = message || "The assistant couldn't answer.";
+  x.error = message || t("meeting.assistantFailed");
   if (typeof answer === "string") x.answer = answer;
   paintExchange(x);
   updateAskButton();
@@ -1522,7 +1527,7 @@ function onAssistantError({ exchangeId, message, answer }) {
 
 function renderPeople() {
   const people = orderedParticipants();
-  ui.peopleCount.textContent = `In the meeting · ${people.length}`;
+  ui.peopleCount.textContent = t("meeting.inMeeting", { n: people.length });
   ui.peopleBadge.textContent = String(people.length);
   const host = isHost();
   ui.peopleList.replaceChildren(
@@ -1535,8 +1540,8 @@ function renderPeople() {
       avatar.style.setProperty("--hue", String(hueOf(p.id)));
       avatar.setAttribute("aria-hidden", "true");
       const main = el("div", "p-main");
-      main.append(el("span", "p-name", self ? `${p.displayName} (You)` : p.displayName));
-      const sub = [p.role === "host" ? "Meeting host" : null, p.mutedByHost ? "Muted by host" : null];
+      main.append(el("span", "p-name", self ? t("meeting.selfName", { name: p.displayName }) : p.displayName));
+      const sub = [p.role === "host" ? t("meeting.meetingHost") : null, p.mutedByHost ? t("meeting.mutedByHostShort") : null];
       const subText = sub.filter(Boolean).join(" · ");
       if (subText) main.append(el("span", "p-sub", subText));
       const icons = el("div", "p-icons");
@@ -1546,14 +1551,15 @@ function renderPeople() {
       if (!camOn) icons.append(icon("i-cam-off"));
       if (!micOn) icons.append(icon("i-mic-off"));
       icons.setAttribute("role", "img");
-      icons.setAttribute("aria-label", `${micOn ? "Mic on" : "Mic off"}, ${camOn ? "camera on" : "camera off"}`);
+      const mic = t(micOn ? "meeting.micOnState" : "meeting.micOffState");
+      icons.setAttribute("aria-label", t("meeting.devices", { mic, cam: t(camOn ? "meeting.camOnState" : "meeting.camOffState") }));
       row.append(avatar, main, icons);
       if (host && !self) {
         const actions = el("div", "p-actions");
         const mute = el("button", "icon-btn");
         mute.type = "button";
         mute.dataset.testid = "mute-participant";
-        const muteLabel = p.mutedByHost ? `Let ${p.displayName} unmute` : `Mute ${p.displayName}`;
+        const muteLabel = t(p.mutedByHost ? "meeting.letUnmute" : "meeting.mute", { name: p.displayName });
         mute.setAttribute("aria-label", muteLabel);
         mute.title = muteLabel;
         mute.append(icon(p.mutedByHost ? "i-mic" : "i-mic-off"));
@@ -1561,8 +1567,8 @@ function renderPeople() {
         const kick = el("button", "icon-btn kick");
         kick.type = "button";
         kick.dataset.testid = "kick-participant";
-        kick.setAttribute("aria-label", `Remove ${p.displayName}`);
-        kick.title = `Remove ${p.displayName}`;
+        kick.setAttribute("aria-label", t("meeting.remove", { name: p.displayName }));
+        kick.title = kick.getAttribute("aria-label");
         kick.append(icon("i-user-x"));
         kick.addEventListener("click", () => kickParticipant(p.id));
         actions.append(mute, kick);
@@ -1578,7 +1584,7 @@ async function muteParticipant(id) {
   if (!p) return;
   try {
     await request("mute", { participantId: id, mute: !p.mutedByHost });
-    toast(p.mutedByHost ? `${p.displayName} can unmute again` : `${p.displayName} is muted`, { icon: "i-mic-off" });
+    toast(t(p.mutedByHost ? "meeting.canUnmute" : "meeting.isMuted", { name: p.displayName }), { icon: "i-mic-off" });
   } catch (err) {
     toast(err.message, { tone: "error" });
   }
@@ -1587,11 +1593,8 @@ async function muteParticipant(id) {
 async function kickParticipant(id) {
   const p = state.participants.get(id);
   if (!p) return;
-  const ok = await confirmAction(
-    `Remove ${p.displayName}?`,
-    "They'll leave the meeting at once. They can join again with the link.",
-    "Remove",
-  );
+  const name = p.displayName;
+  const ok = await confirmAction(t("meeting.removeConfirm", { name }), t("meeting.removeConfirmText"), t("meeting.removeOk"));
   if (!ok) return;
   try {
     await request("kick", { participantId: id });
@@ -1634,10 +1637,12 @@ function toast(text, { tone = "info", icon: iconName, sub, action, timeout = 450
   if (timeout) setTimeout(remove, timeout);
 }
 
-function setMediaBanner(text) {
-  state.mediaBanner = text;
-  ui.mediaBanner.hidden = !text;
-  ui.mediaBannerText.textContent = text ?? "";
+/** The banner over the stage, from a message key (null hides it). */
+function setMediaBanner(key) {
+  state.mediaBannerKey = key;
+  state.mediaBanner = key ? t(key) : null;
+  ui.mediaBanner.hidden = !key;
+  if (key) setText(ui.mediaBannerText, key);
   for (const id of tiles.keys()) updateTile(id);
 }
 
@@ -1650,7 +1655,7 @@ function newConnection(target) {
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState === "failed" && (rtc.pub === conn || rtc.sub === conn) && !state.mediaBanner) {
       toast(
-        target === "publisher" ? "Your video couldn't reach the media server" : "Lost the others' video",
+        t(target === "publisher" ? "meeting.pubFailed" : "meeting.subFailed"),
         { tone: "error" },
       );
     }
@@ -1769,19 +1774,16 @@ function onPublishFailed(err) {
     case "PUBLISHERS_FULL": {
       state.publishBlocked = "full";
       const max = state.meeting?.maxPublishers;
-      toast(
-        `The meeting already has ${max ? `its ${max}` : "its maximum of"} people on camera. You can still watch, listen and chat.`,
-        { icon: "i-cam-off", timeout: 8000 },
-      );
+      toast(t("meeting.pubFull", { max }), { icon: "i-cam-off", timeout: 8000 });
       break;
     }
     case "MEDIA_UNAVAILABLE":
       state.mediaReady = false;
-      setMediaBanner("Waiting for video to start… Chat and the assistant work meanwhile.");
+      setMediaBanner("meeting.waitingVideo");
       break;
     default:
       state.publishBlocked = "error";
-      toast(`Couldn't send your video: ${err.message}`, { tone: "error" });
+      toast(t("meeting.sendFailed", { message: err.message }), { tone: "error" });
   }
   renderControls();
 }
@@ -1885,14 +1887,14 @@ function syncRemoteMedia() {
 function onMediaInterrupted() {
   state.mediaReady = false;
   closePeerConnections();
-  setMediaBanner("Reconnecting media…");
+  setMediaBanner("meeting.reconnectingMedia");
 }
 
 function onMediaRestored() {
   state.mediaReady = true;
   closePeerConnections();
   setMediaBanner(null);
-  toast("Media is back", { icon: "i-check" });
+  toast(t("meeting.mediaBack"), { icon: "i-check" });
   publish();
   if (state.quality !== "auto") requestQuality(state.quality);
 }
@@ -2281,8 +2283,30 @@ function demoAttachStreams() {
 
 // ---- start -----------------------------------------------------------------------------------
 
+/** Says everything on screen again in the language just chosen. */
+function onLanguage() {
+  if (state.phase === "notice") renderNotice();
+  if (state.phase === "ended") renderEnded();
+  if ((state.phase === "lobby" || state.phase === "joining") && state.meeting) {
+    renderLobby();
+    if (state.lobbyErrorSource) showJoinError(state.lobbyErrorSource);
+  }
+  if (state.phase === "room") {
+    document.title = `${state.meeting?.title ?? t("meeting.room")} · Parley`;
+    for (const id of tiles.keys()) updateTile(id);
+    renderChat();
+    renderAssistant();
+    renderPeople();
+  }
+  translate(ui.chatEmpty); // empty states are out of the page while there are messages
+  translate(ui.assistantEmpty);
+  renderControls();
+  tickClock();
+}
+
 async function init() {
   bindUi();
+  onLanguageChange(onLanguage);
   const match = location.pathname.match(/^\/meetings\/([^/]+)\/?$/);
   state.meetingId = match ? decodeURIComponent(match[1]) : params.get("id");
   if (DEMO !== null) state.meetingId ??= "demo";

@@ -1,0 +1,141 @@
+"""Which browser origins may use REST and Socket.IO: the server's own always; in development,
+pages served from this machine (another port, a file); in production only what `CORS_ORIGIN`
+lists. Checked with preflights against the app and with real Socket.IO connections (websocket
+and polling) that carry an `Origin` header, as a browser's do."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from parley.config import Settings
+from parley.web.origins import OriginPolicy
+from tests.conftest import IDLE_AI, make_settings
+from tests.live import serve_app
+
+SECRET = {"token_secret": "a-test-secret-that-is-long-enough-0123456789"}
+
+
+def settings(
+    tmp_path: Path, env: str = "development", origins: list[str] | None = None
+) -> Settings:
+    server = {"app_env": env, "cors_origins": origins or []}
+    return make_settings(tmp_path, server=server, meetings=SECRET, **IDLE_AI)
+
+
+@pytest.mark.parametrize(
+    ("env", "origins", "allowed", "refused"),
+    [
+        ("development", [], ["http://localhost:5500", "http://127.0.0.1:8080", "null",
+                             "http://[::1]:3001"],
+         ["https://evil.example", "http://localhost.evil.example", "http://127.0.0.1.nip.io"]),
+        ("test", [], ["http://localhost:5500"], ["https://evil.example"]),
+        ("production", [], [], ["http://localhost:5500", "null", "https://evil.example"]),
+        ("production", ["https://app.example"], ["https://app.example"],
+         ["http://localhost:5500", "https://evil.example", "null"]),
+        ("development", ["https://app.example"], ["https://app.example"],
+         ["http://localhost:5500", "https://evil.example"]),
+        ("development", ["*"], ["https://anyone.example", "http://localhost:1"], []),
+    ],
+)  # fmt: skip
+def test_the_policy(
+    tmp_path: Path, env: str, origins: list[str], allowed: list[str], refused: list[str]
+) -> None:
+    policy = OriginPolicy.from_settings(settings(tmp_path, env, origins))
+    assert [o for o in allowed if not policy.allows(o)] == []
+    assert [o for o in refused if policy.allows(o)] == []
+
+
+@asynccontextmanager
+async def server(config: Settings) -> AsyncIterator[str]:
+    async with serve_app(config) as (base, _):
+        yield base
+
+
+async def preflight(base: str, origin: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base) as http:
+        return await http.options(
+            "/api/v1/calls",
+            headers={"origin": origin, "access-control-request-method": "POST",
+                     "access-control-request-headers": "content-type"},
+        )  # fmt: skip
+
+
+async def socket_connects(base: str, origin: str | None, transport: str) -> bool:
+    client = socketio.AsyncClient(reconnection=False)
+    headers = {"Origin": origin} if origin else {}
+    try:
+        await client.connect(
+            base, namespaces=["/signaling"], transports=[transport], headers=headers,
+            wait_timeout=5,
+        )  # fmt: skip
+    except socketio.exceptions.ConnectionError:
+        return False
+    await client.eio.disconnect(abort=True)  # a long poll would otherwise run to its end
+    return True
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_own_pages_keep_socketio_when_cors_origin_lists_another_site(
+    tmp_path: Path, transport: str
+) -> None:
+    async with server(settings(tmp_path, "production", ["https://app.example"])) as base:
+        assert await socket_connects(base, base, transport)  # the server's own page
+        assert await socket_connects(base, "https://app.example", transport)
+        assert not await socket_connects(base, "https://evil.example", transport)
+        assert not await socket_connects(base, "http://localhost:5500", transport)
+        assert await socket_connects(base, None, transport)  # not a browser: no Origin
+        allowed = await preflight(base, "https://app.example")
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        refused = await preflight(base, "https://evil.example")
+        assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_development_lets_a_page_from_another_port_or_a_file_in(tmp_path: Path) -> None:
+    async with server(settings(tmp_path)) as base:
+        for origin in ("http://localhost:5500", "null"):
+            assert await socket_connects(base, origin, "websocket"), origin
+            answer = await preflight(base, origin)
+            assert answer.status_code == 200
+            assert answer.headers["access-control-allow-origin"] == origin
+            async with httpx.AsyncClient(base_url=base) as http:
+                created = await http.post(
+                    "/api/v1/calls", json={"callerNumber": "01012345678"},
+                    headers={"origin": origin},
+                )  # fmt: skip
+            assert created.status_code == 201
+            assert created.headers["access-control-allow-origin"] == origin
+        assert not await socket_connects(base, "https://evil.example", "websocket")
+        evil = await preflight(base, "https://evil.example")
+        assert "access-control-allow-origin" not in evil.headers
+
+
+async def test_production_allows_only_its_own_origin_by_default(tmp_path: Path) -> None:
+    async with server(settings(tmp_path, "production")) as base:
+        assert await socket_connects(base, base, "websocket")
+        assert not await socket_connects(base, "http://localhost:5500", "websocket")
+        answer: Any = await preflight(base, "http://localhost:5500")
+        assert "access-control-allow-origin" not in answer.headers
+
+
+async def test_engineio_requests_without_an_origin_are_served(tmp_path: Path) -> None:
+    """A same-origin GET carries no Origin header (a browser's long-polling handshake): it must
+    be served, under every policy."""
+    for config in (settings(tmp_path), settings(tmp_path, "production", ["https://app.example"])):
+        async with server(config) as base, httpx.AsyncClient(base_url=base) as http:
+            handshake = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+            assert handshake.status_code == 200, handshake.text
+            assert '"sid"' in handshake.text
+            assert "access-control-allow-origin" not in handshake.headers
+            own = await http.get(
+                "/socket.io/", params={"EIO": "4", "transport": "polling"},
+                headers={"origin": base},
+            )  # fmt: skip
+            assert own.status_code == 200, own.text
+            assert own.headers["access-control-allow-origin"] == base
