@@ -75,9 +75,12 @@ async def socket_connects(base: str, origin: str | None, transport: str) -> bool
             base, namespaces=["/signaling"], transports=[transport], headers=headers,
             wait_timeout=5,
         )  # fmt: skip
+        await client.eio.disconnect(abort=True)  # a long poll would otherwise run to its end
     except socketio.exceptions.ConnectionError:
         return False
-    await client.eio.disconnect(abort=True)  # a long poll would otherwise run to its end
+    finally:
+        if client.eio.http is not None:
+            await client.eio.http.close()
     return True
 
 
