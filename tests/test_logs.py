@@ -45,3 +45,28 @@ def test_configured_logging_redacts_everything(capsys: pytest.CaptureFixture[str
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["msg"] == "connecting with ***"
     assert line["request_id"] == "abc123"
+
+
+def test_jwts_are_masked_wherever_they_appear() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtZWV0aW5nIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+    assert Redactor()(f'42/meetings,["join",{{"hostToken":"{token}"}}]').count(token) == 0
+
+
+def test_wire_dumps_are_dropped_at_any_level(capsys: pytest.CaptureFixture[str]) -> None:
+    """Frames, packets and SQL parameters carry PINs and tokens no pattern can tell apart."""
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    configure_logging("DEBUG", "json", [])
+    try:
+        logging.getLogger("uvicorn.error").debug("< TEXT '%s' [20 bytes]", "pin 73916420")
+        logging.getLogger("uvicorn.error").debug("> TEXT '%s' [20 bytes]", "pin 73916420")
+        logging.getLogger("aiosqlite").debug("executing %s", "pin 73916420")
+        logging.getLogger("websockets.client").debug("> TEXT %s", "pin 73916420")
+        logging.getLogger("engineio.server").info("Received packet %s", "pin 73916420")
+        logging.getLogger("uvicorn.error").debug("= connection is OPEN")  # kept: no payload
+        logging.getLogger("aiosqlite").warning("kept: not a dump")
+    finally:
+        root.handlers[:] = before[0]
+        root.setLevel(before[1])
+    lines = [json.loads(line)["msg"] for line in capsys.readouterr().err.strip().splitlines()]
+    assert lines == ["= connection is OPEN", "kept: not a dump"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
+import socket
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import quote
@@ -69,6 +71,12 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
+def _host_name() -> str:
+    """The default `NODE_ID`: the host's name, which survives a restart of the process."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:64]
+    return name or "parley"
+
+
 class ServerSettings(_Section):
     """HTTP server, logging and request limits."""
 
@@ -87,6 +95,27 @@ class ServerSettings(_Section):
     )
     shutdown_timeout_s: float = Field(10.0, gt=0, le=300, validation_alias="SHUTDOWN_TIMEOUT")
     data_dir: Path = Field(Path("var"), validation_alias="DATA_DIR")
+    operator_api_key: SecretStr | None = Field(
+        None,
+        validation_alias="OPERATOR_API_KEY",
+        description="Key that lets operators list and read every call (required in production).",
+    )
+    node_id: str = Field(
+        default_factory=_host_name,
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        validation_alias="NODE_ID",
+        description="This server's name on the calls it carries; stable across restarts.",
+    )
+
+    @field_validator("operator_api_key")
+    @classmethod
+    def _check_operator_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """Long enough that guessing it is hopeless: the API does not rate-limit its tries."""
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -239,6 +268,9 @@ class AISettings(_Section):
     llm_batch_threads: int = Field(0, ge=0, le=256, validation_alias="LLM_BATCH_THREADS")
     llm_max_tokens: int = Field(200, ge=16, le=4096, validation_alias="LLM_MAX_TOKENS")
     llm_temperature: float = Field(0.6, ge=0, le=2, validation_alias="LLM_TEMPERATURE")
+    llm_state_cache_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, le=64 * 1024**3, validation_alias="LLM_STATE_CACHE_BYTES"
+    )  # the local LLM's saved prompt states, by the bytes they really hold (0: none kept)
     llm_base_url: str | None = Field(None, validation_alias="LLM_BASE_URL")
     llm_model: str | None = Field(None, validation_alias="LLM_MODEL")
     llm_api_key: SecretStr | None = Field(None, validation_alias="LLM_API_KEY")
@@ -384,6 +416,21 @@ class MeetingSettings(_Section):
     assistant_max_tokens: int = Field(
         384, ge=16, le=4096, validation_alias="MEETING_ASSISTANT_MAX_TOKENS"
     )
+    # Wrong PINs: lockouts from MEETING_PIN_LOCKOUT_BASE seconds, doubling up to ..._MAX per
+    # connection or address and ..._MEETING_MAX per meeting; the guard's memory in bytes
+    # (meetings/pin_guard.py says why these figures).
+    pin_lockout_base_s: float = Field(
+        1.0, ge=0.01, le=60, validation_alias="MEETING_PIN_LOCKOUT_BASE"
+    )
+    pin_lockout_max_s: float = Field(
+        900.0, ge=0.1, le=86400, validation_alias="MEETING_PIN_LOCKOUT_MAX"
+    )
+    pin_meeting_lockout_max_s: float = Field(
+        120.0, ge=0.1, le=3600, validation_alias="MEETING_PIN_MEETING_LOCKOUT_MAX"
+    )
+    pin_guard_bytes: int = Field(
+        4 * 1024 * 1024, ge=64 * 1024, le=1024**3, validation_alias="MEETING_PIN_GUARD_BYTES"
+    )
 
     @field_validator("token_secret")
     @classmethod
@@ -414,6 +461,8 @@ class Settings(BaseModel):
             raise ValueError("CORS_ORIGIN='*' is refused when APP_ENV=production; list the origins")
         if self.server.app_env is AppEnv.PRODUCTION and self.meetings.token_secret is None:
             raise ValueError("MEETING_TOKEN_SECRET must be set when APP_ENV=production")
+        if self.server.app_env is AppEnv.PRODUCTION and self.server.operator_api_key is None:
+            raise ValueError("OPERATOR_API_KEY must be set when APP_ENV=production")
         uses_openai = "openai" in (self.ai.stt, self.ai.llm, self.ai.tts)
         if uses_openai and self.openai.api_key is None:
             raise ValueError("AI_STT, AI_LLM or AI_TTS is 'openai' but OPENAI_API_KEY is not set")
@@ -436,6 +485,7 @@ class Settings(BaseModel):
             self.janus.admin_key,
             self.janus.turn_password,
             self.meetings.token_secret,
+            self.server.operator_api_key,
         ]
         secrets = [v.get_secret_value() for v in values if v is not None]
         return [s for s in secrets if len(s) >= 4]

@@ -8,6 +8,7 @@
     ├── InvalidInputError          a value the domain refuses, e.g. a phone number (HTTP 422)
     ├── ConflictError              a request that the current state forbids (HTTP 409)
     │   └── IllegalTransitionError a call status change the state machine does not allow
+    ├── TooManyRequestsError       too many tries: refused until `retryAfter` seconds (HTTP 429)
     ├── StorageError               the database failed or is unreachable (HTTP 503)
     ├── AIProviderError            speech-to-text, the LLM or text-to-speech failed (HTTP 503)
     └── JanusError                 Janus refused a request (its `janus_code` and `reason` kept)
@@ -76,6 +77,13 @@ class IllegalTransitionError(ConflictError):
     """A status change the call state machine refuses; nothing was changed."""
 
     code = "ILLEGAL_STATE_TRANSITION"
+
+
+class TooManyRequestsError(ParleyError):
+    """Too many tries (e.g. wrong meeting PINs): nothing was done; `details["retryAfter"]` says
+    in how many seconds a try may be made again."""
+
+    code = "TOO_MANY_REQUESTS"
 
 
 class StorageError(ParleyError):

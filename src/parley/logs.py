@@ -2,7 +2,9 @@
 
 Every record carries the id of the request (or call) it belongs to, taken from a context variable
 that the web middleware sets. Secrets never reach a log: the configured secret values, API-key
-shapes, bearer tokens and URL passwords are masked in the final text, whatever logged them.
+shapes, bearer tokens, JWTs (host tokens) and URL passwords are masked in the final text,
+whatever logged them; and the libraries' wire dumps (websocket frames, Socket.IO packets, SQL
+parameters), where PINs and session ids travel, are dropped at any level.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 MASK = "***"
 _PATTERNS = [
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), MASK),  # JWTs
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), MASK),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), rf"\1{MASK}@"),
@@ -45,6 +48,33 @@ class Redactor:
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text
+
+
+# Loggers that dump what crosses the wire or goes into the database (payloads, statements with
+# their values) below this level: PINs, host tokens, session ids and chat ride in those dumps,
+# and no pattern can tell a PIN from any other number. Nothing of theirs below it is written.
+WIRE_DUMPS = {
+    "aiosqlite": logging.INFO,  # every operation with its SQL parameters, at DEBUG
+    "websockets": logging.INFO,  # frames (the Janus connection's too), at DEBUG
+    "engineio": logging.WARNING,  # packets with their data, at INFO
+    "socketio": logging.WARNING,
+}
+# The websockets library logs uvicorn's server connections as "uvicorn.error": its frames and
+# handshake lines start with "< " (received) or "> " (sent).
+_FRAME_PREFIXES = ("< ", "> ")
+
+
+class _NoWireDumps(logging.Filter):
+    """Drops the records of `WIRE_DUMPS` under their level, and uvicorn's websocket frame dumps
+    at DEBUG: at any `LOG_LEVEL`, what clients send is never written out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        floor = WIRE_DUMPS.get(record.name.split(".", 1)[0])
+        if floor is not None:
+            return record.levelno >= floor
+        if record.levelno < logging.INFO and record.name.startswith("uvicorn"):
+            return not (isinstance(record.msg, str) and record.msg.startswith(_FRAME_PREFIXES))
+        return True
 
 
 class _ContextFilter(logging.Filter):
@@ -94,6 +124,7 @@ def configure_logging(level: str, fmt: str, secrets: list[str]) -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(redact) if use_json else ConsoleFormatter(redact))
+    handler.addFilter(_NoWireDumps())
     handler.addFilter(_ContextFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_parley", False)]:

@@ -146,3 +146,22 @@ async def test_a_long_prompt_gives_a_core_back_as_soon_as_another_model_starts(
     finally:
         await other.done()
         await reading
+
+
+async def test_a_request_given_up_mid_prompt_stops_reading_it(local_engine: AIEngine) -> None:
+    """An evaluation ahead that the chat overtakes (or a reply cut by a barge-in) is closed
+    while its prompt is read: the model stops within a chunk, not at the prompt's end."""
+    llm = local_engine.llm
+    assert isinstance(llm, LlamaCppLLM)
+    history = " ".join(f"Parcel {n * 37 % 101} left depot {n * 13 % 29}." for n in range(40))
+    long_prompt = [SYSTEM, ChatMessage("user", f"{history} Which parcel left depot 5?")]
+    length = len(llm._ensure_model().tokenize(str(long_prompt).encode()))  # roughly its tokens
+    stream = llm.stream_reply(long_prompt, max_tokens=2)
+    reading = asyncio.ensure_future(anext(aiter(stream)))
+    await asyncio.sleep(0.3)  # reading the prompt, chunk by chunk
+    reading.cancel()
+    await asyncio.gather(reading, return_exceptions=True)
+    await stream.aclose()  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    read = await loop.run_in_executor(llm._executor, lambda: llm._ensure_model().n_tokens)
+    assert read < length / 2, f"read {read} of ~{length} tokens after it was given up"

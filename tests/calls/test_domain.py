@@ -77,3 +77,14 @@ def test_failure_keeps_a_bounded_reason() -> None:
 
 def test_only_connecting_and_in_progress_calls_can_talk() -> None:
     assert {s for s in S if s.can_talk} == {S.CONNECTING, S.IN_PROGRESS}
+
+
+@pytest.mark.parametrize("source", [s for s in S if not s.is_final])
+def test_a_call_that_must_stop_always_reaches_a_final_state(source: S) -> None:
+    """Media lost mid-call asks for FAILED; IN_PROGRESS → FAILED is not in the table, so the
+    call ends as ENDED rather than staying IN_PROGRESS forever."""
+    call = make_call(source)
+    status = call.closing_status(S.FAILED)
+    call.transition(status, at=T0, reason="the media connection failed")
+    assert call.status.is_final
+    assert status is (S.ENDED if source is S.IN_PROGRESS else S.FAILED)

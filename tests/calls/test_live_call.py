@@ -157,6 +157,7 @@ async def dial(base: str, *, offer: bool = True) -> Caller:
     call = (await http.post("/api/v1/calls", json={"callerNumber": "01012345678"})).json()["data"][
         "call"
     ]
+    http.headers["X-Session-Id"] = call["sessionId"]  # to read its transcript (web.access)
     sio = socketio.AsyncClient()
     caller = Caller(
         http, sio, RTCPeerConnection(RTCConfiguration(iceServers=[])), ScriptedMic(), Ear(), call

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 import socketio
 
@@ -97,3 +98,23 @@ async def create_meeting(base: str, **fields: Any) -> tuple[dict[str, Any], str]
         assert response.status_code == 201, response.text
         data = response.json()["data"]
         return data["meeting"], data["hostToken"]
+
+
+@asynccontextmanager
+async def connected_from(base: str, source: str) -> AsyncIterator[Participant]:
+    """A participant whose connection comes from the loopback address `source` (127.0.0.x: the
+    whole /8 is loopback), to stand for many clients, each with its own address."""
+    connector = aiohttp.TCPConnector(local_addr=(source, 0))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sio = socketio.AsyncClient(http_session=session)
+        person = Participant(sio)
+
+        @sio.on("*", namespace=NAMESPACE)  # type: ignore[untyped-decorator]
+        async def record(event: str, payload: Any = None) -> None:
+            person.events.append((time.monotonic(), event, payload))
+
+        await sio.connect(base, namespaces=[NAMESPACE], transports=["websocket"])
+        try:
+            yield person
+        finally:
+            await sio.disconnect()

@@ -48,6 +48,71 @@ def test_text_refuses_control_characters_and_surrogates_but_not_emoji() -> None:
             clean_text(bad, "t", 100, multiline=True)
 
 
+INVISIBLE = [
+    "\u200b",  # zero-width space
+    "\u200b\u200c\u200d\u2060\ufeff",  # zero-width (non-)joiners, word joiner, BOM
+    "\u3164\u3164",  # Hangul filler: a Korean "blank name"
+    "\u115f\u1160 \uffa0",  # Hangul choseong/jungseong fillers, halfwidth filler
+    "\u2800\u2800",  # Braille blank
+    "\u00ad\u034f\ufe0f",  # soft hyphen, grapheme joiner, variation selector
+    "\u0301\u0301",  # combining marks with nothing to sit on
+    "\U000e0041\U000e0042",  # tag characters
+    "\u200e\u200f",  # direction marks alone
+]
+BIDI = [
+    "admin\u202e",  # right-to-left override
+    "report\u202efdp.exe",  # shows as "reportexe.pdf"
+    "\u202aembedded\u202c",
+    "\u202bx",
+    "\u202dforced",
+    "\u2066isolate\u2069",
+    "\u2067x",
+    "\u2068first strong\u2069",
+]
+READABLE = [
+    "김민아",
+    "회의 – 주간 동기화",
+    "👩\u200d💻 Dev sync",  # emoji joined with a ZWJ
+    "👨\u200d👩\u200d👧\u200d👦",
+    "🏳\ufe0f\u200d🌈",
+    "José Ñúñez",
+    "مرحبا\u200f!",  # Arabic with a right-to-left mark
+    "क्\u200dष",  # Devanagari with a ZWJ
+    "O'Brien (QA)",
+    ".",
+]
+
+
+@pytest.mark.parametrize("text", INVISIBLE)
+def test_text_that_shows_nothing_is_refused(text: str) -> None:
+    for name, limit, multiline in (("title", 120, False), ("displayName", 64, False),
+                                   ("text", 2000, True)):  # fmt: skip
+        with pytest.raises(InvalidInputError, match="no visible character") as refused:
+            clean_text(text, name, limit, multiline=multiline)
+        assert refused.value.code == "INVISIBLE_TEXT"
+        assert refused.value.details == {"field": name}
+
+
+@pytest.mark.parametrize("text", BIDI)
+def test_text_with_bidi_embeddings_overrides_or_isolates_is_refused(text: str) -> None:
+    for name, multiline in (("title", False), ("displayName", False), ("text", True)):
+        with pytest.raises(InvalidInputError, match="bidirectional") as refused:
+            clean_text(text, name, 200, multiline=multiline)
+        assert refused.value.code == "BIDI_CONTROL"
+
+
+@pytest.mark.parametrize("text", READABLE)
+def test_korean_emoji_sequences_and_other_scripts_pass(text: str) -> None:
+    assert clean_text(text, "displayName", 64) == text
+    assert MeetingDraft(title=text, host_name=text).checked().title == text
+
+
+def test_line_separators_only_where_lines_are_allowed() -> None:
+    with pytest.raises(InvalidInputError, match="control"):
+        clean_text("two\u2028lines", "displayName", 64)
+    assert clean_text("two\u2028lines", "text", 64, multiline=True) == "two\u2028lines"
+
+
 def test_chat_messages_are_bounded_and_stamped_by_the_server() -> None:
     meeting_id = uuid.uuid4()
     alice = Participant(meeting_id, "Alice")

@@ -7,8 +7,19 @@ import time
 
 import av
 import numpy as np
+import pytest
 
-from parley.rtc.speech_track import FRAME, PACING, RATE, TIME_BASE, SpeechTrack, live_tracks
+from parley import memory
+from parley.rtc import speech_track
+from parley.rtc.speech_track import (
+    FRAME,
+    PACING,
+    PERIOD,
+    RATE,
+    TIME_BASE,
+    SpeechTrack,
+    live_tracks,
+)
 
 
 async def test_a_track_on_time_counts_no_underrun_and_no_gap() -> None:
@@ -80,4 +91,31 @@ async def test_speech_goes_out_as_opus_that_decodes_to_it_silence_as_a_cached_pa
     spectrum = np.abs(np.fft.rfft(pcm[5 * FRAME :]))
     assert abs(float(np.fft.rfftfreq(len(pcm) - 5 * FRAME, 1 / RATE)[spectrum.argmax()]) - 440) < 5
     assert 4000 < np.sqrt(np.mean(pcm[5 * FRAME : 20 * FRAME] ** 2)) < 7000  # 8000 / √2 ≈ 5657
+    track.stop()
+
+
+async def test_a_segment_played_in_full_keeps_its_length_not_its_audio() -> None:
+    """A long call once kept its last 256 sentences' PCM and packets (`finished`)."""
+    track = SpeechTrack()
+    for index in range(3):
+        track.play(np.full(5 * FRAME, 1000, np.int16), tag=(1, index))
+    assert track.figures().bytes >= 3 * 5 * FRAME * 2
+    while track.speaking:
+        await track.recv()
+    assert [(s.tag, s.samples, s.played) for s in track.finished] == [
+        ((1, index), 5 * FRAME, 5 * FRAME) for index in range(3)
+    ]
+    assert track.figures().bytes == 0
+    assert "speechAudio" in memory.figures()
+    track.stop()
+
+
+def test_speech_past_the_queue_limit_is_not_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speech_track, "MAX_QUEUED_S", 1.0)
+    track = SpeechTrack()
+    track.play(np.ones(RATE * 6 // 10, np.int16))
+    track.play(np.ones(RATE * 6 // 10, np.int16))  # 1.2 s in all: refused
+    assert track.queued_seconds() == pytest.approx(0.6, abs=PERIOD)
+    assert track.dropped_s == pytest.approx(0.6)
+    assert track.figures().bytes <= track.figures().limit
     track.stop()

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, inspect, text
 
-from parley.calls.domain import Call, CallStatus, Role, Sentiment, Turn
+from parley.calls.domain import UNFINISHED, Call, CallStatus, Role, Sentiment, Turn
 from parley.calls.phone import PhoneNumber
 from parley.calls.ports import CallFilter, Page
 from parley.calls.service import CallService
@@ -33,9 +33,9 @@ def a_call(number: str = "010-1234-5678", at: datetime = T0) -> Call:
 
 
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
-    assert head_revision() == "0002"
-    assert await database.current_revision() == "0002"
-    assert await database.upgrade() == "0002"
+    assert head_revision() == "0003"
+    assert await database.current_revision() == "0003"
+    assert await database.upgrade() == "0003"
 
     def tables(sync: Connection) -> set[str]:
         return set(inspect(sync).get_table_names())
@@ -53,7 +53,7 @@ async def test_migrations_downgrade_and_upgrade_again(database: Database) -> Non
     async with database.engine.begin() as conn:
         await conn.run_sync(downgrade)
     assert await database.current_revision() is None
-    assert await database.upgrade() == "0002"
+    assert await database.upgrade() == "0003"
 
 
 async def test_call_round_trip_keeps_every_field(store: SqlCallStore) -> None:
@@ -153,6 +153,49 @@ async def test_list_filters_orders_and_counts(store: SqlCallStore) -> None:
     assert {c.id for c in found} == {calls[3].id, calls[4].id}
     found, total = await store.list_calls(CallFilter(status=CallStatus.ENDED), Page())
     assert (found, total) == ([], 0)
+
+
+async def test_a_restarted_node_fails_what_it_left_unfinished_and_only_that(
+    store: SqlCallStore,
+) -> None:
+    """Item 6 of issue 12: its own unfinished calls (IN_PROGRESS included) and calls no node
+    claims become FAILED with the reason and an end; finished calls and other nodes' calls stay."""
+
+    def stored(status: CallStatus, node: str | None) -> Call:
+        call = Call(caller=PhoneNumber.parse("01012345678"), created_at=T0, updated_at=T0)
+        call.status, call.node_id = status, node
+        if status is CallStatus.ENDED:
+            call.ended_at = T0
+        return call
+
+    mine = [stored(status, "node-a") for status in UNFINISHED]
+    unowned = stored(CallStatus.IN_PROGRESS, None)
+    others = stored(CallStatus.IN_PROGRESS, "node-b")
+    ended = stored(CallStatus.ENDED, "node-a")
+    for call in [*mine, unowned, others, ended]:
+        await store.add_call(call)
+
+    at = T0 + timedelta(hours=1)
+    assert await store.fail_abandoned("node-a", reason="server restarted", at=at) == 5
+    for call in [*mine, unowned]:
+        failed = await store.get_call(call.id)
+        assert failed is not None
+        assert (failed.status, failed.failure_reason) == (CallStatus.FAILED, "server restarted")
+        assert failed.ended_at == failed.updated_at == at
+    assert (await store.get_call(others.id)) == others
+    assert (await store.get_call(ended.id)) == ended
+    assert await store.fail_abandoned("node-a", reason="again", at=at) == 0
+
+
+async def test_the_node_carrying_a_call_is_recorded(store: SqlCallStore) -> None:
+    """A call created through one node and carried live by another belongs to the second."""
+    created = await CallService(store, store, node_id="node-a").initiate("01012345678")
+    assert await store.get_call(created.id) == created
+    assert created.node_id == "node-a"
+    carried = await CallService(store, store, node_id="node-b").carry(created)
+    assert carried.node_id == "node-b"
+    assert await store.get_call(created.id) == carried
+    assert await store.fail_abandoned("node-a", reason="x", at=T0) == 0
 
 
 async def test_turns_are_numbered_and_keep_their_content(store: SqlCallStore) -> None:

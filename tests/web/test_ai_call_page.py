@@ -32,6 +32,8 @@ from parley.ai.base import Language
 from parley.ai.local.piper_tts import PiperTTS
 from tests.live import LiveServer, start_server
 from tests.speech import resample, speak
+from tests.web.test_call_access import KEY as OPERATOR_KEY
+from tests.web.test_call_access import OPERATOR
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL_HINT = "run scripts/install-test-deps.sh (or `make test-deps`) to install it"
@@ -97,6 +99,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
         "STUN_SERVER_URL": "",
         "DEFAULT_LANGUAGE": "en",
         "LLM_TEMPERATURE": "0",
+        "OPERATOR_API_KEY": OPERATOR_KEY,  # the tests read what was stored as operators
     }
     live = start_server(tmp_path / "server", env, wait=120)
     try:
@@ -286,7 +289,7 @@ async def test_a_browser_call_greets_hears_the_question_answers_and_hangs_up(
         answer["text"],
     ]
 
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=OPERATOR) as http:
         stored = (await http.get(f"/api/v1/calls/{call_id}/conversation")).json()["data"]["turns"]
         assert [(t["role"], t["text"]) for t in stored[:3]] == [
             ("assistant", greeting["text"]),

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import MakeClient
+from tests.web.test_call_access import KEY, OPERATOR
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -65,7 +66,7 @@ async def test_original_flow_create_connect_get_end(client: httpx.AsyncClient) -
 
     fetched = (await client.get(f"/api/v1/calls/{call['id']}")).json()["data"]["call"]
     assert fetched["status"] == "CONNECTING"
-    assert fetched["sessionId"] == call["sessionId"]
+    assert "sessionId" not in fetched  # the caller's secret: answered only at creation
 
     ended = await client.post(f"/api/v1/calls/{call['id']}/end")
     assert ended.status_code == 200
@@ -76,12 +77,14 @@ async def test_original_flow_create_connect_get_end(client: httpx.AsyncClient) -
 async def test_the_api_works_the_same_on_every_database(
     make_client: MakeClient, database_url: str
 ) -> None:
-    async with make_client(database={"url": database_url}) as client:
+    database, server = {"url": database_url}, {"operator_api_key": KEY}
+    async with make_client(database=database, server=server) as client:
         call = await create(client)
         assert (await client.post(f"/api/v1/calls/{call['id']}/connect")).status_code == 200
         assert (await client.post(f"/api/v1/calls/{call['id']}/end")).status_code == 200
         assert (await client.post(f"/api/v1/calls/{call['id']}/end")).status_code == 409
-        listed = (await client.get("/api/v1/calls", params={"status": "ENDED"})).json()["data"]
+        ended = {"status": "ENDED"}
+        listed = (await client.get("/api/v1/calls", params=ended, headers=OPERATOR)).json()["data"]
         assert [c["id"] for c in listed["calls"]] == [call["id"]]
         assert (await client.get("/readyz")).status_code == 200
 
@@ -183,7 +186,16 @@ async def test_unknown_fields_are_ignored_as_before(client: httpx.AsyncClient) -
     assert response.status_code == 201
 
 
-async def test_list_filters_and_pages_newest_first(client: httpx.AsyncClient) -> None:
+@pytest.fixture
+async def operated(make_client: MakeClient) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a server with an operator key, sending it: listing calls needs it."""
+    async with make_client(server={"operator_api_key": KEY}) as client:
+        client.headers.update(OPERATOR)
+        yield client
+
+
+async def test_list_filters_and_pages_newest_first(operated: httpx.AsyncClient) -> None:
+    client = operated
     first = await create(client, "010-1111-2222")
     second = await create(client, "010-3333-4444")
     third = await create(client, "010-1111-2222")
@@ -206,16 +218,18 @@ async def test_list_filters_and_pages_newest_first(client: httpx.AsyncClient) ->
     [{"status": "RINGIN"}, {"page": 0}, {"pageSize": 101}, {"callerNumber": "nope"}],
 )
 async def test_bad_list_queries_are_422(
-    client: httpx.AsyncClient, params: dict[str, str | int]
+    operated: httpx.AsyncClient, params: dict[str, str | int]
 ) -> None:
-    response = await client.get("/api/v1/calls", params=params)
+    response = await operated.get("/api/v1/calls", params=params)
     assert response.status_code == 422
     assert response.json()["success"] is False
 
 
 async def test_conversation_is_empty_for_a_new_call(client: httpx.AsyncClient) -> None:
     call = await create(client)
-    response = await client.get(f"/api/v1/calls/{call['id']}/conversation")
+    response = await client.get(
+        f"/api/v1/calls/{call['id']}/conversation", headers={"X-Session-Id": str(call["sessionId"])}
+    )
     assert response.json() == {
         "success": True,
         "data": {"callId": call["id"], "status": "RINGING", "turns": []},

@@ -23,6 +23,8 @@ PROCESS = "/api/v1/calls/conversation/process"
 async def active_call(client: httpx.AsyncClient, connect: bool = True) -> str:
     response = await client.post("/api/v1/calls", json={"callerNumber": "01012345678"})
     call_id: str = response.json()["data"]["call"]["id"]
+    # The caller reads its transcript by proving the call is its own (`parley.web.access`).
+    client.headers["X-Session-Id"] = response.json()["data"]["call"]["sessionId"]
     if connect:
         assert (await client.post(f"/api/v1/calls/{call_id}/connect")).status_code == 200
     return call_id

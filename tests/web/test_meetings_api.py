@@ -22,9 +22,10 @@ from fastapi import FastAPI
 
 from parley.ai.engine import AIEngine
 from parley.errors import SettingsError
-from parley.meetings.domain import Participant, utcnow
+from parley.meetings.domain import Participant, ParticipantRole, utcnow
 from parley.meetings.events import RoomEvent, RoomEventKind
-from parley.meetings.service import MeetingService
+from parley.meetings.pin_guard import Guesser, TooManyAttemptsError
+from parley.meetings.service import MeetingService, WrongPinError
 from parley.meetings.tokens import HostTokens
 from parley.web.app import create_app
 from tests.conftest import IDLE_AI, make_settings
@@ -340,7 +341,89 @@ def test_production_refuses_to_start_without_a_token_secret(tmp_path: Path) -> N
     with pytest.raises(SettingsError, match="at least 32"):
         make_settings(tmp_path, meetings={"token_secret": "short"})
     settings = make_settings(
-        tmp_path, server={"app_env": "production"}, meetings={"token_secret": SECRET}
+        tmp_path,
+        server={"app_env": "production", "operator_api_key": "o" * 32},
+        meetings={"token_secret": SECRET},
     )
     assert SECRET in settings.secrets()  # masked in the logs
     assert SECRET not in repr(settings)
+
+
+async def test_a_pin_meetings_participants_are_shown_to_its_host_only(
+    client: httpx.AsyncClient, service: MeetingService
+) -> None:
+    """Without the PIN nobody learns who is in a PIN meeting; REST takes no PIN (it would be a
+    second door to guess it through), so its host's token is what shows them there."""
+    locked, token = await create(client, pin="482913")
+    open_meeting, other_token = await create(client)
+    for meeting in (locked, open_meeting):
+        await service.participants.add(Participant(uuid.UUID(meeting["id"]), "Carol"))
+    path = f"/api/v1/meetings/{locked['id']}/participants"
+    anonymous = await client.get(path)
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.json()["error"]["code"] == "HOST_TOKEN_REQUIRED"
+    foreign = await client.get(path, headers=bearer(other_token))
+    assert foreign.status_code == 403
+    forged = await client.get(path, headers=bearer("x.y.z"))
+    assert forged.status_code == 401
+    for refused in (anonymous, foreign, forged):
+        assert "Carol" not in refused.text
+    hosted = await client.get(path, headers=bearer(token))
+    assert [p["displayName"] for p in hosted.json()["data"]["participants"]] == ["Carol"]
+    listed = await client.get(f"/api/v1/meetings/{open_meeting['id']}/participants")
+    assert [p["displayName"] for p in listed.json()["data"]["participants"]] == ["Carol"]
+    bad = await client.get(
+        f"/api/v1/meetings/{open_meeting['id']}/participants", headers=bearer("x.y.z")
+    )
+    assert bad.status_code == 401  # a credential given must be valid, even where none is needed
+    described = await client.get(f"/api/v1/meetings/{locked['id']}")
+    assert described.json()["data"]["meeting"]["participantCount"] == 1
+    assert "Carol" not in described.text
+
+
+async def test_wrong_pins_lock_admission_even_for_the_right_pin_but_never_the_host(
+    tmp_path: Path, idle_engine: AIEngine
+) -> None:
+    meetings = {"token_secret": SECRET, "pin_lockout_base_s": 0.3}
+    async with running(tmp_path, idle_engine, meetings=meetings) as (app, client):
+        service: MeetingService = app.state.meetings
+        locked, token = await create(client, pin="482913")
+        tab = Guesser.at("192.0.2.10", "tab-1")
+        for _ in range(3):
+            with pytest.raises(WrongPinError) as wrong:
+                await service.admit(locked["id"], "000000", who=tab)
+            assert "retryAfter" not in wrong.value.details
+        with pytest.raises(WrongPinError) as fourth:
+            await service.admit(locked["id"], "111111", who=tab)
+        assert fourth.value.details == {"retryAfter": 1}
+        with pytest.raises(TooManyAttemptsError) as refused:
+            await service.admit(locked["id"], "482913", who=tab)  # the right PIN, too soon
+        assert refused.value.details == {"retryAfter": 1}
+        _, host = await service.join(locked["id"], "Host", host_token=token, who=tab)
+        assert host.role is ParticipantRole.HOST
+        await asyncio.sleep(0.35)
+        assert (await service.admit(locked["id"], "482913", who=tab)).id == uuid.UUID(locked["id"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"title": "\u200b\u200b"}, "INVISIBLE_TEXT"),
+        ({"title": "\u3164"}, "INVISIBLE_TEXT"),
+        ({"title": "Sync", "hostName": "\u2800\u200d"}, "INVISIBLE_TEXT"),
+        ({"title": "Pay \u202eten"}, "BIDI_CONTROL"),
+        ({"title": "Sync", "hostName": "\u2066Mina\u2069"}, "BIDI_CONTROL"),
+    ],
+)
+async def test_titles_and_names_that_show_nothing_or_reorder_text_are_refused(
+    client: httpx.AsyncClient, fields: dict[str, str], code: str
+) -> None:
+    response = await client.post("/api/v1/meetings", json=fields)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == code
+
+
+async def test_korean_titles_and_emoji_names_are_welcome(client: httpx.AsyncClient) -> None:
+    title, name = "주간 회의 👩\u200d💻", "김민아 🏳\ufe0f\u200d🌈"
+    meeting, _ = await create(client, title=title, hostName=name)
+    assert (meeting["title"], meeting["hostName"]) == (title, name)

@@ -26,7 +26,10 @@ async def test_metrics_report_the_process_tasks_and_media(make_client: MakeClien
 
 
 async def test_the_census_is_not_taken_in_production(make_client: MakeClient) -> None:
-    production = {"server": {"app_env": "production"}, "meetings": {"token_secret": "s" * 32}}
+    production = {
+        "server": {"app_env": "production", "operator_api_key": "o" * 32},
+        "meetings": {"token_secret": "s" * 32},
+    }
     async with make_client(**production) as client:
         body = (await client.get("/metrics", params={"objects": "true"})).json()
     assert body["objects"] is None
@@ -43,3 +46,17 @@ async def test_metrics_say_while_the_llm_warms_up_after_start(make_client: MakeC
             assert asyncio.get_running_loop().time() < deadline, "still warming after 120 s"
             await asyncio.sleep(0.1)
         assert (await client.get("/metrics")).json()["modelsWarming"] is False
+
+
+async def test_metrics_report_every_cache_in_bytes_within_its_limit(
+    make_client: MakeClient,
+) -> None:
+    """`caches`: what the local LLM's saved states and the assistant's pending warm-ups hold,
+    measured, against the limit each never exceeds (`parley.memory`)."""
+    async with make_client() as client:
+        caches = (await client.get("/metrics")).json()["caches"]
+    assert {"llmStates", "assistantWarmUps"} <= set(caches)
+    for name, figures in caches.items():
+        assert 0 <= figures["bytes"] <= figures["limitBytes"], name
+        assert figures["entries"] >= 0
+    assert caches["llmStates"]["limitBytes"] >= 256 * 2**20  # LLM_STATE_CACHE_BYTES

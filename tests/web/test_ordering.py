@@ -1,5 +1,6 @@
 """The per-connection lanes that keep each client's Socket.IO events in order (no server here:
-the lanes alone, driven the way python-socketio drives them, one task per event)."""
+the lanes alone, driven the way python-socketio drives them, one task per event); and the
+namespace's own guards, on python-socketio's real server and connection manager."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import asyncio
 from typing import Any
 
 import pytest
+import socketio
 
-from parley.web.ordering import Lanes, TooManyEventsError, payload_size
+from parley.errors import ParleyError
+from parley.web.ordering import Lanes, OrderedNamespace, TooManyEventsError, payload_size
 
 
 def handler(log: list[str], name: str, delay: float = 0.0) -> Any:
@@ -111,3 +114,60 @@ def test_payload_size_is_the_json_text() -> None:
     assert payload_size(({"a": "b"},)) == len('[{"a": "b"}]')
     assert payload_size(({"text": "안녕"},)) == len('[{"text": "안녕"}]')
     assert payload_size((b"\x00" * 100,)) == len('[""]') + 100
+
+
+class Recorder(OrderedNamespace):
+    """A namespace that records what ran and what was refused."""
+
+    def __init__(self) -> None:
+        super().__init__("/t")
+        self.ran: list[str] = []
+        self.refusals: list[str] = []
+
+    async def on_disconnect(self, sid: str, *_: Any) -> None:
+        self.ran.append("disconnect")
+
+    async def on_ping(self, sid: str, data: Any = None) -> str:
+        self.ran.append("ping")
+        return "pong"
+
+    async def on_broken(self, sid: str, data: Any = None) -> None:
+        raise RuntimeError("a bug")
+
+    async def refused(self, sid: str, event: str, error: ParleyError) -> Any:
+        self.refusals.append(error.code)
+        return {"ok": False}
+
+
+async def connected_recorder() -> tuple[Recorder, socketio.AsyncServer, str]:
+    """python-socketio's own server and connection manager (no transport): a sid connected to
+    the namespace as after a real handshake."""
+    server = socketio.AsyncServer(async_mode="asgi")
+    namespace = Recorder()
+    server.register_namespace(namespace)
+    server.manager.initialize()
+    sid = await server.manager.pre_connect("eio-1", "/t")
+    await server.manager.connect(sid, "/t")
+    return namespace, server, sid
+
+
+async def test_lifecycle_events_from_a_connected_client_are_refused() -> None:
+    """`disconnect` sent by the client as an event (the connection stays) is refused; the
+    server's own, which comes while the connection is pending, runs."""
+    namespace, server, sid = await connected_recorder()
+    assert await server._trigger_event("disconnect", "/t", sid) == {"ok": False}
+    assert await server._trigger_event("connect", "/t", sid, {}, None) == {"ok": False}
+    assert namespace.ran == []
+    assert namespace.refusals == ["MALFORMED_PACKET", "MALFORMED_PACKET"]
+    server.manager.pre_disconnect(sid, "/t")  # what python-socketio does before its own
+    await server._trigger_event("disconnect", "/t", sid, "transport close")
+    assert namespace.ran == ["disconnect"]
+
+
+async def test_odd_events_and_failing_handlers_are_answered() -> None:
+    namespace, server, sid = await connected_recorder()
+    assert await server._trigger_event(1, "/t", sid, {}) == {"ok": False}
+    assert await server._trigger_event("ping", "/t", sid, {}, {}, {}) == {"ok": False}
+    assert await server._trigger_event("ping", "/t", sid, {}) == "pong"
+    assert await server._trigger_event("broken", "/t", sid, {}) == {"ok": False}
+    assert namespace.refusals == ["MALFORMED_PACKET", "MALFORMED_PACKET", "INTERNAL_ERROR"]

@@ -33,6 +33,7 @@ from tests.web.test_ai_call_page import (  # noqa: F401 - fixtures
     question_wav,
     server,
 )
+from tests.web.test_call_access import OPERATOR
 
 EXAMPLE = Path(__file__).parent / "original" / "ai-call-example.html"
 CDN_SCRIPT = "https://cdn.socket.io/4.5.4/socket.io.min.js"
@@ -166,8 +167,8 @@ async def conversation_until(
 ) -> list[dict[str, Any]]:
     deadline = time.monotonic() + within
     turns: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:
-        while time.monotonic() < deadline:
+    async with httpx.AsyncClient(base_url=live.url, timeout=10, headers=OPERATOR) as http:
+        while time.monotonic() < deadline:  # as an operator: `server` has the key
             answer = await http.get(f"/api/v1/calls/{call_id}/conversation")
             turns = answer.json()["data"]["turns"]
             if [t["role"] for t in turns][: len(roles)] == roles:

@@ -104,13 +104,15 @@ LOOKS = [
     ),
 ]
 
-# The page's visible text with people's own words hidden (innerText skips display: none).
+# The page's visible text with people's own words hidden (innerText skips display: none). Hidden
+# through each element's style (the CSSOM): the pages' Content-Security-Policy forbids the
+# inline `<style>` element this once added.
 VISIBLE_TEXT = """(hide) => {
-  const style = document.createElement("style");
-  style.textContent = hide ? `${hide} { display: none !important; }` : "";
-  document.head.append(style);
+  const hidden = hide ? [...document.querySelectorAll(hide)] : [];
+  const kept = hidden.map((node) => node.style.cssText);
+  hidden.forEach((node) => node.style.setProperty("display", "none", "important"));
   const text = document.body.innerText;
-  style.remove();
+  hidden.forEach((node, i) => (node.style.cssText = kept[i]));
   return text;
 }"""
 

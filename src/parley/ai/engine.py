@@ -143,6 +143,7 @@ def _llm(settings: Settings) -> LanguageModel:
         return LlamaCppLLM(
             path, context=ai.llm_context, threads=ai.llm_threads,
             batch_threads=ai.llm_batch_threads, temperature=ai.llm_temperature,
+            state_cache_bytes=ai.llm_state_cache_bytes,
         )  # fmt: skip
     from parley.ai.openai_providers import OpenAIChatLLM
 

@@ -8,11 +8,21 @@ The original system drew ENDED only after IN_PROGRESS. Parley also lets a caller
 is still INITIATING, RINGING or CONNECTING (it ends with `connectedAt`/`startedAt` empty, so it is
 plain that no conversation took place): the original's documented flow create → connect → end
 depends on it, and so does every phone a person has used. ENDED and FAILED are final.
+
+One change stands outside the table: a call that the server process carrying it lost (it crashed
+or was killed) becomes FAILED from whatever unfinished state it was in, IN_PROGRESS included
+(`CallStore.fail_abandoned`). Nobody hung up, so it did not end; nothing can happen to it any
+more, so it must not stay unfinished.
+
+The call's `id` and its `session_id` are random UUIDs (122 random bits each, from the operating
+system's CSPRNG): nobody finds one by guessing, so they serve as the caller's secrets, handed
+only to whoever created the call (and to operators).
 """
 
 from __future__ import annotations
 
 import enum
+import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +32,16 @@ from parley.ai.base import Sentiment
 from parley.calls.phone import PhoneNumber
 from parley.errors import IllegalTransitionError
 
-__all__ = ["TRANSITIONS", "Call", "CallStatus", "Role", "Sentiment", "Turn", "utcnow"]
+__all__ = [
+    "TRANSITIONS",
+    "UNFINISHED",
+    "Call",
+    "CallStatus",
+    "Role",
+    "Sentiment",
+    "Turn",
+    "utcnow",
+]
 
 MAX_FAILURE_REASON = 500
 
@@ -59,10 +78,16 @@ TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
     _S.FAILED: frozenset(),
 }
 
+UNFINISHED = frozenset(status for status in CallStatus if not status.is_final)
+
 
 @dataclass(slots=True)
 class Call:
-    """One call between a caller and Parley's AI agent."""
+    """One call between a caller and Parley's AI agent.
+
+    `node_id` names the server (`NODE_ID`) that carries the call: the one that created it, or
+    that holds its live peer. When that server starts again, what it left unfinished failed.
+    """
 
     caller: PhoneNumber
     receiver: PhoneNumber | None = None
@@ -75,6 +100,11 @@ class Call:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     failure_reason: str | None = None
+    node_id: str | None = None
+
+    def has_session(self, session_id: str) -> bool:
+        """Whether `session_id` is this call's, compared in constant time (it is a secret)."""
+        return hmac.compare_digest(session_id.encode(), self.session_id.encode())
 
     def transition(self, target: CallStatus, *, at: datetime, reason: str | None = None) -> None:
         """Move to `target` and stamp the time, or raise without changing anything."""
@@ -94,6 +124,14 @@ class Call:
             self.ended_at = at
         if target is CallStatus.FAILED:
             self.failure_reason = (reason or "unspecified failure")[:MAX_FAILURE_REASON]
+
+    def closing_status(self, wanted: CallStatus) -> CallStatus:
+        """What a call that must stop now becomes: `wanted`, unless the transition table forbids
+        it — a call already IN_PROGRESS cannot become FAILED (the original's table), so media
+        lost mid-call ends it as ENDED instead of leaving it IN_PROGRESS until a restart."""
+        if wanted is CallStatus.FAILED and wanted not in TRANSITIONS[self.status]:
+            return CallStatus.ENDED
+        return wanted
 
     @property
     def duration_seconds(self) -> float | None:

@@ -535,8 +535,8 @@ class LiveCall:
             if index is None:
                 index = len(reply.spoken)
                 reply.spoken.append(text)
-            self.track.play(pcm, tag=(reply.turn, index))
-            reply.audio.append(pcm)
+            if self.track.play(pcm, tag=(reply.turn, index)):  # the legacy event: what was queued
+                reply.audio.append(pcm)
 
     async def _synthesize(self, text: str) -> AsyncIterator[Pcm16]:
         """The speech for `text` at 48 kHz, without the voice's leading quiet."""
@@ -622,7 +622,7 @@ class LiveCall:
         played: dict[int, int] = defaultdict(int)
         for segment in [*self.track.finished, *dropped]:
             if isinstance(segment.tag, tuple) and segment.tag[0] == reply.turn:
-                total[segment.tag[1]] += len(segment.pcm)
+                total[segment.tag[1]] += segment.samples  # a finished one keeps no audio
                 played[segment.tag[1]] += segment.played
         heard: list[str] = []
         for index, sentence in enumerate(reply.spoken):
@@ -736,6 +736,9 @@ class LiveCall:
         self.on_closed(self)
         self.track.clear()
         if status is not None and not self.call.status.is_final:
+            status = self.call.closing_status(status)
+            if reason and status is not CallStatus.FAILED:
+                log.info("call %s ends: %s", self.call.id, reason)
             try:
                 await self._set_status(status, reason if status is CallStatus.FAILED else None)
             except ParleyError:
@@ -849,6 +852,7 @@ class LiveCalls:
                 f"This server is carrying {len(self._live)} live calls, its limit "
                 f"(MAX_LIVE_CALLS); try again shortly."
             )
+        call = await self._calls.carry(call)
         live = LiveCall(call, self._calls, self._conversation, self._engine, events, options)
         live.on_closed = self._forget
         self._live[str(call.id)] = live

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from parley.calls.domain import Call, CallStatus, Turn
@@ -43,6 +44,13 @@ class CallStore(Protocol):
 
     async def list_calls(self, where: CallFilter, page: Page) -> tuple[list[Call], int]:
         """One page of calls, newest first, and the total number matching `where`."""
+
+    async def save_node(self, call_id: uuid.UUID, node_id: str) -> None:
+        """Record that the server `node_id` now carries the call."""
+
+    async def fail_abandoned(self, node_id: str, *, reason: str, at: datetime) -> int:
+        """Mark FAILED (with `reason`, ended `at`) every unfinished call carried by `node_id` or
+        by no node; calls of other nodes are left alone. Returns how many were failed."""
 
 
 class TurnStore(Protocol):

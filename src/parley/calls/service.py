@@ -3,10 +3,13 @@
 Every status change goes through `Call.transition` (the rules) and then a compare-and-set write
 (the race), so two requests that hang up the same call at once cannot both win and a refused
 change leaves the stored call untouched.
+
+Each call records the node (`NODE_ID`) that carries it, for `fail_abandoned` at start-up.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from parley.calls.domain import Call, CallStatus, Turn, utcnow
@@ -14,21 +17,26 @@ from parley.calls.phone import PhoneNumber
 from parley.calls.ports import CallFilter, CallStore, Page, TurnStore
 from parley.errors import IllegalTransitionError, NotFoundError
 
+log = logging.getLogger("parley.calls")
+SERVER_RESTARTED = "server restarted: the process carrying the call stopped"
+
 
 class CallNotFoundError(NotFoundError):
     code = "CALL_NOT_FOUND"
 
 
 class CallService:
-    def __init__(self, calls: CallStore, turns: TurnStore) -> None:
+    def __init__(self, calls: CallStore, turns: TurnStore, *, node_id: str = "parley") -> None:
+        """`node_id` is this server's name (`NODE_ID`), written on the calls it carries."""
         self._calls = calls
         self._turns = turns
+        self.node_id = node_id
 
     async def initiate(self, caller_number: str, receiver_number: str | None = None) -> Call:
         """Create a call; it rings at once, as the original system's calls did."""
         caller = PhoneNumber.parse(caller_number, "callerNumber")
         receiver = PhoneNumber.parse(receiver_number, "receiverNumber") if receiver_number else None
-        call = Call(caller=caller, receiver=receiver)
+        call = Call(caller=caller, receiver=receiver, node_id=self.node_id)
         call.transition(CallStatus.RINGING, at=call.created_at)
         await self._calls.add_call(call)
         return call
@@ -83,6 +91,32 @@ class CallService:
                 requested=target.value,
             )
         return call
+
+    async def carry(self, call: Call) -> Call:
+        """This node takes the call's live peer: record it (a call created through another node
+        is carried here), so that only this node's restart fails it."""
+        if call.node_id != self.node_id:
+            await self._calls.save_node(call.id, self.node_id)
+            call.node_id = self.node_id
+        return call
+
+    async def fail_abandoned(self) -> int:
+        """At start-up, before serving: fail the calls this node's previous process left
+        unfinished (it crashed or was killed, so they cannot go on), and calls no node claims
+        (stored before nodes were recorded). Returns how many.
+
+        Only this node's calls are touched, so a node that restarts never fails a call another
+        node is carrying. With several nodes (issue 18) this becomes a lease: each node renews a
+        short-lived entry ("node X is alive until T", in Redis), and any node fails the calls of
+        a node whose lease expired, with this same query on that node's id — so the calls of a
+        node that never comes back fail within seconds, not at its next start. Until then a node
+        needs a `NODE_ID` that is stable across restarts (the host name by default) and unique
+        among the nodes sharing a database.
+        """
+        count = await self._calls.fail_abandoned(self.node_id, reason=SERVER_RESTARTED, at=utcnow())
+        if count:
+            log.warning("%d unfinished call(s) of node %s marked FAILED", count, self.node_id)
+        return count
 
     async def find(
         self, *, status: CallStatus | None, caller_number: str | None, page: Page

@@ -7,7 +7,9 @@ then the chat, which only grows at its end, so a question evaluates little more 
 The asker's last exchange comes before the question, so a follow-up question works. The chat
 and each answered exchange are evaluated ahead, in the background, so that the next question
 finds them in the cache. The context is bounded in messages and characters, whatever the chat
-holds.
+holds, and so are the evaluations ahead: at most `MAX_WARM_UPS` wait for the LLM at once (the
+oldest gives way), so that anonymous chat in many meetings queues neither memory nor minutes of
+LLM work ahead of a real question; `/metrics` reports what they hold (`assistantWarmUps`).
 
 Every exchange is stored when asked (pending) and again when answered or failed, with what was
 said before a failure and the time to the first chunk.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,9 +27,10 @@ from dataclasses import dataclass
 
 from parley.ai.base import ChatMessage, LanguageModel
 from parley.errors import AIProviderError, ParleyError
-from parley.meetings.domain import AssistantExchange, Participant
+from parley.meetings.domain import MAX_NAME, MAX_QUESTION, AssistantExchange, Participant
 from parley.meetings.domain import ChatMessage as MeetingMessage
 from parley.meetings.service import MeetingService
+from parley.memory import CacheFigures, register
 from parley.tasks import TaskSet
 
 DEFAULT_PROMPT = (
@@ -39,6 +43,7 @@ CONTEXT_CHARS = 6000
 FOLLOW_UP_CHARS = 400  # of the asker's last answer, kept for a follow-up question
 
 WARM_AFTER_S = 1.0  # of quiet in the chat before its context is evaluated ahead of questions
+MAX_WARM_UPS = 4  # evaluations ahead that wait for the LLM at once (each ~0.5-2 s of its time)
 
 log = logging.getLogger("parley.meetings.assistant")
 OnChunk = Callable[[str], Awaitable[None]]
@@ -66,8 +71,10 @@ class MeetingAssistant:
         self._config = config
         self._warm: Warm | None = getattr(llm, "warm", None)
         self._warming: dict[tuple[uuid.UUID, str], asyncio.Task[None]] = {}
+        self._warm_bytes: dict[tuple[uuid.UUID, str], int] = {}  # what each one's prompt holds
         self._tasks = TaskSet("assistant")
         self._calls_live = calls_live
+        register("assistantWarmUps", self)
 
     def chat_changed(self, meeting_id: uuid.UUID) -> None:
         """The meeting's chat grew: evaluate the new context in the background, once the chat
@@ -78,16 +85,31 @@ class MeetingAssistant:
     async def aclose(self) -> None:
         await self._tasks.aclose()
         self._warming.clear()
+        self._warm_bytes.clear()
+
+    def figures(self) -> CacheFigures:
+        """The prompts the pending evaluations ahead hold, against what `MAX_WARM_UPS` of the
+        longest prompt could (a character takes at most 4 bytes in a `str`)."""
+        longest = len(self._config.system_prompt) + CONTEXT_CHARS + FOLLOW_UP_CHARS
+        longest += MAX_NAME + MAX_QUESTION + 200  # the asker's last question, the headings
+        limit = MAX_WARM_UPS * (4 * longest + 1024)
+        return CacheFigures(sum(self._warm_bytes.values()), limit, len(self._warming))
 
     def _start_warming(
         self, key: tuple[uuid.UUID, str], asker: Participant | None, *, delay_s: float
     ) -> None:
         if self._warm is None:
             return
-        running = self._warming.get(key)
+        self._stop_warming(key)
+        while len(self._warming) >= MAX_WARM_UPS:  # the oldest gives way
+            self._stop_warming(next(iter(self._warming)))
+        self._warming[key] = self._tasks.start(self._warm_up(key, asker, delay_s), "warm")
+
+    def _stop_warming(self, key: tuple[uuid.UUID, str]) -> None:
+        running = self._warming.pop(key, None)
+        self._warm_bytes.pop(key, None)
         if running is not None and not running.done():
             running.cancel()
-        self._warming[key] = self._tasks.start(self._warm_up(key, asker, delay_s), "warm")
 
     async def _warm_up(
         self, key: tuple[uuid.UUID, str], asker: Participant | None, delay_s: float
@@ -96,14 +118,17 @@ class MeetingAssistant:
         assert self._warm is not None
         try:
             await asyncio.sleep(delay_s)
-            prompt = await self._prompt(key[0], asker)
+            prompt = [*await self._prompt(key[0], asker), ChatMessage("user", "…")]
+            if self._warming.get(key) is asyncio.current_task():
+                self._warm_bytes[key] = _held_bytes(prompt)
             # On every core unless an AI call is live (its audio path needs a core).
-            await self._warm([*prompt, ChatMessage("user", "…")], all_cores=not self._calls_live())
+            await self._warm(prompt, all_cores=not self._calls_live())
         except ParleyError as exc:
             log.info("warming the assistant's context failed: %s", exc.message)
         finally:
             if self._warming.get(key) is asyncio.current_task():
                 del self._warming[key]
+                self._warm_bytes.pop(key, None)
 
     async def stream(
         self, exchange: AssistantExchange, asker: Participant, on_chunk: OnChunk
@@ -185,6 +210,10 @@ def _context(chat: list[MeetingMessage]) -> str:
     lines.reverse()
     said = "\n".join(lines) if lines else "(nothing yet)"
     return f"The meeting chat so far, oldest first:\n{said}"
+
+
+def _held_bytes(messages: list[ChatMessage]) -> int:
+    return sum(sys.getsizeof(m) + sys.getsizeof(m.content) for m in messages)
 
 
 def _question(name: str, question: str) -> str:

@@ -9,7 +9,9 @@ put to its assistant.
                         when answered (or failed)
 
 Sizes are bounded here, whatever the way in (REST, Socket.IO): `clean_text` refuses empty text,
-text over its limit, control characters and lone surrogates (which no database stores).
+text over its limit, control characters and lone surrogates (which no database stores), text
+that shows nothing (only invisible characters: zero-width ones, format characters, Hangul
+fillers) and text holding bidirectional embeddings, overrides or isolates.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ DEFAULT_PUBLISHERS = 6
 BITRATE = (64_000, 8_000_000)  # bits per second, for each publisher's video
 DEFAULT_BITRATE = 1_024_000
 MAX_ROOM_ID = 2**53 - 1  # Janus room ids are 64-bit; browsers' numbers are exact up to 2**53
+# Embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069): they reorder how the text
+# around them is shown.
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+# Letters by their category that draw nothing: Hangul fillers (U+115F, U+1160, U+3164, U+FFA0),
+# the blank Braille pattern (U+2800), a favourite of invisible names.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def utcnow() -> datetime:
@@ -204,10 +212,35 @@ def clean_text(value: str, name: str, limit: int, *, multiline: bool = False) ->
             field=name,
             limit=limit,
         )
-    allowed = "\n\t" if multiline else ""
+    allowed = "\n\t\u2028\u2029" if multiline else ""
     if any(_forbidden(char) and char not in allowed for char in text):
         raise InvalidInputError(
             f"{name} holds control or invalid characters.", code="INVALID_TEXT", field=name
+        )
+    return _readable(text, name)
+
+
+def _readable(text: str, name: str) -> str:
+    """Refused, not cleaned: text that reorders how it is shown (a right-to-left override makes
+    "report<RLO>fdp.exe" show as "reportexe.pdf", or a name read as another's) and text that
+    shows nothing (a name nobody can see or click). Stripping the controls instead would change
+    what the person typed without telling them, and an override has no place in a name, a title
+    or a chat line. Zero-width joiners *inside* visible text stay (emoji sequences such as
+    👩‍💻 need them, and so do Indic and Arabic scripts), and so do the left-to-right and
+    right-to-left marks, which fix the direction of neutral characters without reordering
+    anything."""
+    if any(char in BIDI_CONTROLS for char in text):
+        raise InvalidInputError(
+            f"{name} holds bidirectional control characters (U+202A-U+202E, U+2066-U+2069), "
+            "which change the order text is shown in.",
+            code="BIDI_CONTROL",
+            field=name,
+        )
+    if not any(_visible(char) for char in text):
+        raise InvalidInputError(
+            f"{name} has no visible character: use at least one letter, digit, symbol or emoji.",
+            code="INVISIBLE_TEXT",
+            field=name,
         )
     return text
 
@@ -222,7 +255,16 @@ def check_pin(pin: str) -> str:
 
 
 def _forbidden(char: str) -> bool:
-    return unicodedata.category(char) in ("Cc", "Cs")
+    """Controls, surrogates, and line or paragraph separators (allowed only in `multiline`)."""
+    return unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp")
+
+
+def _visible(char: str) -> bool:
+    """Whether `char` draws something by itself: a letter, digit, punctuation or symbol (emoji
+    included), but not a filler letter that draws nothing. Spaces, format characters (zero-width
+    space and joiners, word joiner, BOM, tags), combining marks alone and unassigned or
+    private-use code points do not count."""
+    return unicodedata.category(char)[0] in "LNPS" and char not in BLANK_LETTERS
 
 
 def _in_range(value: int, name: str, bounds: tuple[int, int]) -> int:

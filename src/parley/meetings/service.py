@@ -1,6 +1,11 @@
 """Use cases of the meetings: create, look at, end and delete meetings; the host's actions on
 participants; admission with a PIN; the chat and assistant records.
 
+Admission by PIN goes through the `PinGuard` (pin_guard.py): wrong PINs are counted per
+connection, address and meeting, and past a few of them every try is refused for a while
+(`TOO_MANY_ATTEMPTS`), the right PIN too; the host's token admits without it. Who is in a PIN
+meeting is shown only to those who gave its PIN (they see it in `/meetings`) or its host.
+
 Host-only actions check, in this order: a valid host token (else 401), the meeting exists and is
 not deleted (else 404), the token is this meeting's (else 403). A meeting's existence is no
 secret (they are listed), so the order gives the most useful answer.
@@ -27,6 +32,7 @@ from parley.meetings.domain import (
     clean_text,
     utcnow,
 )
+from parley.meetings.pin_guard import IN_PROCESS, Guesser, PinGuard, retry_after
 from parley.meetings.pins import hash_pin, verify_pin
 from parley.meetings.ports import (
     AssistantStore,
@@ -57,6 +63,12 @@ class MeetingFullError(ConflictError):
     code = "MEETING_FULL"
 
 
+class WrongPinError(ForbiddenError):
+    """No PIN, or not the meeting's; `retryAfter` when this failure started a lockout."""
+
+    code = "WRONG_PIN"
+
+
 @dataclass(frozen=True, slots=True)
 class MeetingStores:
     meetings: MeetingStore
@@ -71,6 +83,7 @@ class MeetingService:
         rooms: MeetingRooms,
         participants: ParticipantRegistry,
         tokens: HostTokens,
+        pins: PinGuard | None = None,
     ) -> None:
         self._store = stores.meetings
         self._chat = stores.chat
@@ -78,6 +91,7 @@ class MeetingService:
         self.rooms = rooms
         self.participants = participants
         self._tokens = tokens
+        self.pins = pins or PinGuard()
 
     # -- meetings ----------------------------------------------------------------------------
 
@@ -136,13 +150,25 @@ class MeetingService:
             )
         return meeting
 
-    async def admit(self, meeting_id: str | uuid.UUID, pin: str | None) -> Meeting:
-        """The live meeting someone may join with `pin` (for the `/meetings` namespace)."""
+    async def admit(
+        self, meeting_id: str | uuid.UUID, pin: str | None, *, who: Guesser = IN_PROCESS
+    ) -> Meeting:
+        """The live meeting `who` may join with `pin` (for the `/meetings` namespace). A try
+        refused by a lockout (`TooManyAttemptsError`) checks nothing; a missing PIN is no guess."""
         meeting = self._require_live(await self.get(meeting_id))
         if meeting.pin_hash is None:
             return meeting
-        if not pin or not await asyncio.to_thread(verify_pin, pin, meeting.pin_hash):
-            raise ForbiddenError("The PIN is not this meeting's.", code="WRONG_PIN")
+        if not pin:
+            raise WrongPinError("This meeting needs its PIN.")
+        attempt = self.pins.begin(meeting.id, who)
+        right = False
+        try:
+            right = await asyncio.to_thread(verify_pin, pin, meeting.pin_hash)
+        finally:
+            outcome = self.pins.settle(attempt, right=right)
+        await self.pins.tell(outcome.notice)
+        if not right:
+            raise _wrong_pin(outcome.wait)
         return meeting
 
     async def join(
@@ -153,14 +179,16 @@ class MeetingService:
         pin: str | None = None,
         host_token: str | None = None,
         limit: int = 50,
+        who: Guesser = IN_PROCESS,
     ) -> tuple[Meeting, Participant]:
         """Let someone into a live meeting: its PIN unless they hold its host token (then they
-        are its host). A token that is not this meeting's valid one makes a guest, PIN needed."""
+        are its host, whatever PIN lockout holds). A token that is not this meeting's valid one
+        makes a guest, PIN needed."""
         name = clean_text(display_name, "displayName", MAX_NAME)
         meeting = await self.get(meeting_id)
         is_host = self._is_host_token(meeting, host_token)
         if not is_host:
-            meeting = await self.admit(meeting.id, pin)
+            meeting = await self.admit(meeting.id, pin, who=who)
         self._require_live(meeting)
         if self.participants.count(meeting.id) >= limit:
             raise MeetingFullError(f"This meeting already has {limit} people in it.", limit=limit)
@@ -207,6 +235,20 @@ class MeetingService:
     def participants_of(self, meeting: Meeting) -> list[Participant]:
         return self.participants.in_meeting(meeting.id)
 
+    async def visible_participants(
+        self, meeting_id: str | uuid.UUID, token: str | None
+    ) -> list[Participant]:
+        """Who is in the meeting, for someone outside it: anyone may look into a meeting
+        without a PIN; a PIN meeting's people are its host's to see (with the host token, as for
+        the host's actions), and its guests', once in, through `/meetings`. Taking a PIN here
+        too would open a second door to guess it through."""
+        meeting = await self.get(meeting_id)
+        if meeting.pin_required:
+            meeting = await self.authorize_host(meeting.id, token)
+        elif token:
+            self._tokens.verify(token)  # a credential given must be valid, here as everywhere
+        return self.participants_of(meeting)
+
     # -- chat and assistant records ----------------------------------------------------------
 
     async def post_message(self, sender: Participant, text: str) -> ChatMessage:
@@ -252,6 +294,15 @@ class MeetingService:
         if not meeting.is_live:
             raise MeetingEndedError("This meeting has ended.", meetingId=str(meeting.id))
         return meeting
+
+
+def _wrong_pin(wait: float) -> WrongPinError:
+    if not wait:
+        return WrongPinError("The PIN is not this meeting's.")
+    seconds = retry_after(wait)
+    return WrongPinError(
+        f"The PIN is not this meeting's; try again in {seconds} s.", retryAfter=seconds
+    )
 
 
 def _parse_id(meeting_id: str | uuid.UUID) -> uuid.UUID:

@@ -5,6 +5,11 @@ whenever nothing is queued, the track sends silence so the stream never stalls. 
 everything not yet played (barge-in) and the track reports how much of each segment was played,
 so the stored AI turn can be what the caller actually heard.
 
+A track holds at most `MAX_QUEUED_S` of speech (a reply is bounded by `LLM_MAX_TOKENS` well
+below it; speech beyond is dropped, not queued), and a segment played in full keeps only its
+length and tag (`finished`), not its audio: a long call once kept its last 256 sentences' PCM
+and packets. `/metrics` reports the audio every track holds (`speechAudio`).
+
 Pacing is measured, cheaply, in two ways (the event loop or the encoder was busy):
 - an *underrun* is a frame handed to the encoder more than one frame period (20 ms) after it was
   due: the stream is running behind its clock;
@@ -44,6 +49,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 
 from parley.ai.base import Pcm16
+from parley.memory import CacheFigures, register
 
 RATE = 48_000
 FRAME = 960  # 20 ms
@@ -51,6 +57,8 @@ PERIOD = FRAME / RATE
 TIME_BASE = fractions.Fraction(1, RATE)
 BITRATE = 40_000
 COMPLEXITY = 5  # of libopus's 0-10: 10 costs a third more CPU for no audible gain on speech
+MAX_QUEUED_S = 180  # of speech queued on one track: 17 MB of PCM, plus its Opus
+_HELD_LIMIT = MAX_QUEUED_S * RATE * (2 + 1)  # PCM (2 bytes a sample) and packets (well under 1)
 
 _ENCODER_THREAD = ThreadPoolExecutor(1, thread_name_prefix="opus")  # in order, for every track
 
@@ -85,10 +93,22 @@ class Segment:
     tag: object
     played: int = 0
     packets: list[bytes] = field(default_factory=list)
+    samples: int = field(init=False)  # its length, which it keeps once its audio is let go
+
+    def __post_init__(self) -> None:
+        self.samples = len(self.pcm)
 
     @property
     def done(self) -> bool:
-        return self.played >= len(self.pcm)
+        return self.played >= self.samples
+
+    def held_bytes(self) -> int:
+        return int(self.pcm.nbytes) + sum(len(packet) for packet in self.packets)
+
+    def let_go(self) -> Segment:
+        """Drop the audio (played in full, nobody reads it again); keep length, tag, played."""
+        self.pcm, self.packets = _NO_AUDIO, []
+        return self
 
 
 def _opus_encoder() -> Any:
@@ -125,6 +145,9 @@ class _Encoder:
             self._pts += FRAME
 
 
+_NO_AUDIO: Pcm16 = np.zeros(0, np.int16)
+
+
 @functools.cache
 def silence_packet() -> bytes:
     """Opus for 20 ms of silence, from an encoder past its start-up."""
@@ -145,7 +168,7 @@ class SpeechTrack(MediaStreamTrack):
         self._silence = np.zeros(FRAME, np.int16)
         self._silence_packet = silence_packet()
         self._encoder = _Encoder()
-        self.finished: deque[Segment] = deque(maxlen=256)  # the last segments played in full
+        self.finished: deque[Segment] = deque(maxlen=256)  # the last played in full, no audio
         self.underruns = 0  # frames that were late by more than one frame (the loop was busy)
         self.speech_underruns = 0  # of those, the ones that fell while speech was queued
         self.gaps = 0  # stalls of more than two frame periods between two frames
@@ -154,14 +177,20 @@ class SpeechTrack(MediaStreamTrack):
         self._progress = asyncio.Event()  # set, and replaced, whenever a segment ends
         # each frame as it is sent, with the time it is due (monotonic; free of the loop's jitter)
         self.on_frame: Callable[[Pcm16, float], None] | None = None
+        self.dropped_s = 0.0  # speech refused past MAX_QUEUED_S
         _TRACKS.add(self)
+        register("speechAudio", self)
 
     @property
     def speaking(self) -> bool:
         return bool(self._queue)
 
     def queued_seconds(self) -> float:
-        return sum(len(s.pcm) - s.played for s in self._queue) / RATE
+        return sum(s.samples - s.played for s in self._queue) / RATE
+
+    def figures(self) -> CacheFigures:
+        held = [*self._queue, *self.finished]
+        return CacheFigures(sum(s.held_bytes() for s in held), _HELD_LIMIT, len(held))
 
     def pending(self, match: Callable[[object], bool]) -> bool:
         """Whether a queued segment's tag satisfies `match`."""
@@ -172,13 +201,18 @@ class SpeechTrack(MediaStreamTrack):
         while self.pending(match):
             await self._progress.wait()
 
-    def play(self, pcm: Pcm16, tag: object = None) -> None:
+    def play(self, pcm: Pcm16, tag: object = None) -> bool:
+        """Queue `pcm` after what is queued; False (nothing queued) past `MAX_QUEUED_S`."""
+        if len(pcm) / RATE + self.queued_seconds() > MAX_QUEUED_S:
+            self.dropped_s += len(pcm) / RATE
+            return False
         if len(pcm):
             whole = np.zeros(len(pcm) + -len(pcm) % FRAME, np.int16)
             whole[: len(pcm)] = pcm
             segment = Segment(whole, tag)
             self._queue.append(segment)
             _ENCODER_THREAD.submit(self._encoder.encode, segment)
+        return True
 
     def clear(self) -> list[Segment]:
         """Stop speaking now; return the segments cut short or never started."""
@@ -240,8 +274,9 @@ class SpeechTrack(MediaStreamTrack):
         if index >= len(segment.packets):  # not encoded yet (just queued): silence this once
             return self._silence, self._silence_packet
         samples = segment.pcm[segment.played : segment.played + FRAME]
+        packet = segment.packets[index]
         segment.played += FRAME
         if segment.done:
-            self.finished.append(self._queue.popleft())
+            self.finished.append(self._queue.popleft().let_go())
             self._signal()
-        return samples, segment.packets[index]
+        return samples, packet

@@ -1,11 +1,13 @@
 """The database connection: engine, sessions, health check and migrations.
 
 One `Database` is created by the app and closed at shutdown. SQLite gets WAL journaling, so that
-readers (the API) never wait behind the writer (a live call storing its turns).
+readers (the API) never wait behind the writer (a live call storing its turns). `writable()` is
+`/readyz`'s write probe: readers keep working while writes fail, so only a write tells.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from parley.errors import StorageError
+from parley.storage.probe import CachedCheck
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_TIMEOUT_S = 30  # how long a write waits for SQLite's lock
+WRITE_PROBE_TIMEOUT_S = 1
+WRITE_PROBE_MAX_AGE_S = 2.0
+_TOUCH_VERSION = "UPDATE alembic_version SET version_num = version_num"
 
 
 class Database:
@@ -33,10 +40,14 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **_engine_options(url))
+        # Never the statements' parameters in logs or error messages: they hold what people wrote.
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, echo=echo, hide_parameters=True, **_engine_options(url)
+        )
         if self.dialect == "sqlite":
             _prepare_sqlite(self.engine, self.url.database)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writable = CachedCheck(self.probe_writes, WRITE_PROBE_MAX_AGE_S)
         self._closed = False
 
     @property
@@ -56,6 +67,28 @@ class Database:
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"The database at {self.describe()} is unreachable: {exc}") from exc
+
+    async def probe_writes(self) -> None:
+        """A real write, committed: `alembic_version`'s row set to itself. A database that
+        answers reads but cannot write (locked, read-only, disk full) fails it within about
+        `WRITE_PROBE_TIMEOUT_S`; `writable()` is the same, at most once per
+        `WRITE_PROBE_MAX_AGE_S`."""
+        try:
+            await asyncio.wait_for(self._write_alembic_version(), WRITE_PROBE_TIMEOUT_S * 2)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise StorageError(f"Writing to {self.describe()} failed: {exc}") from exc
+
+    async def _write_alembic_version(self) -> None:
+        async with self.engine.begin() as conn:
+            if self.dialect == "sqlite":  # wait for a lock as long as the probe may, not 30 s
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout = {WRITE_PROBE_TIMEOUT_S * 1000}")
+            elif self.dialect == "postgresql":
+                await conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{WRITE_PROBE_TIMEOUT_S}s'")
+            try:
+                await conn.execute(text(_TOUCH_VERSION))
+            finally:
+                if self.dialect == "sqlite":
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_TIMEOUT_S * 1000}")
 
     async def upgrade(self) -> str | None:
         """Apply every pending migration; return the revision the database is now at."""
@@ -96,7 +129,7 @@ def _upgrade(connection: Connection) -> None:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if make_url(url).get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     return {"pool_pre_ping": True, "pool_recycle": 1800}
 
 

@@ -41,7 +41,7 @@ class SqlMeetingStore:
             async with transaction(self._db) as session:
                 yield session
         except IntegrityError as exc:  # a missing meeting, a room id taken: never retried here
-            raise StorageError(f"The database refused a write: {type(exc).__name__}") from exc
+            raise StorageError("The database refused that change.") from exc
 
     # -- meetings ----------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ class CallRow(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    node_id: Mapped[str | None] = mapped_column(String(64))  # the server carrying the call
 
     __table_args__ = (
         Index("ix_calls_created_at", "created_at"),

@@ -10,12 +10,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.calls.domain import Call, CallStatus, Role, Sentiment, Turn
+from parley.calls.domain import (
+    MAX_FAILURE_REASON,
+    UNFINISHED,
+    Call,
+    CallStatus,
+    Role,
+    Sentiment,
+    Turn,
+)
 from parley.calls.phone import PhoneNumber
 from parley.calls.ports import CallFilter, Page
 from parley.errors import StorageError
@@ -95,6 +104,39 @@ class SqlCallStore:
         return [_call(row) for row in rows], int(total)
 
     @to_the_end
+    async def save_node(self, call_id: uuid.UUID, node_id: str) -> None:
+        statement = (
+            update(CallRow)
+            .where(CallRow.id == call_id)
+            .values(node_id=node_id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            await session.execute(statement)
+
+    @to_the_end
+    async def fail_abandoned(self, node_id: str, *, reason: str, at: datetime) -> int:
+        """One UPDATE, so it is all or nothing; a status filter in it, so a call that another
+        writer finished meanwhile keeps its end."""
+        statement = (
+            update(CallRow)
+            .where(
+                CallRow.status.in_([status.value for status in UNFINISHED]),
+                or_(CallRow.node_id == node_id, CallRow.node_id.is_(None)),
+            )
+            .values(
+                status=CallStatus.FAILED.value,
+                failure_reason=reason[:MAX_FAILURE_REASON],
+                ended_at=at,
+                updated_at=at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        async with self._transaction() as session:
+            result = await session.execute(statement)
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    @to_the_end
     async def append_turns(self, turns: list[Turn]) -> list[Turn]:
         """Give the turns the next indices of their call, in one transaction; retry if a
         concurrent writer took an index first."""
@@ -140,6 +182,7 @@ def _call_row(call: Call) -> CallRow:
         connected_at=call.connected_at,
         started_at=call.started_at,
         ended_at=call.ended_at,
+        node_id=call.node_id,
     )
 
 
@@ -156,6 +199,7 @@ def _call(row: CallRow) -> Call:
         connected_at=row.connected_at,
         started_at=row.started_at,
         ended_at=row.ended_at,
+        node_id=row.node_id,
     )
 
 

@@ -1,6 +1,9 @@
 """What every SQL store shares: one short transaction per method, driver errors turned into
 `StorageError`, and transactions that run to their end even when their caller is cancelled.
 
+A driver error is logged (its class and message, never the statement or its parameters) and
+reaches callers as `StorageError` with a message for people, which the web layer may show.
+
 A transaction cut in the middle (a call hanging up cancels its tasks) can leave its connection
 holding SQLite's write lock, and every later write of the process then fails with "database is
 locked": so `to_the_end` runs the method in a task of its own, shielded from the caller.
@@ -25,6 +28,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 log = logging.getLogger("parley.storage")
 _RUNNING: set[asyncio.Task[Any]] = set()  # transactions whose caller may have gone
+# What clients are told, over REST and Socket.IO alike: the driver's own words (and its class,
+# `OperationalError`) are for the log only.
+UNAVAILABLE = "The database is not available right now; try again in a moment."
 
 
 def to_the_end(
@@ -61,4 +67,12 @@ async def transaction(db: Database) -> AsyncIterator[AsyncSession]:
     except IntegrityError:
         raise
     except (SQLAlchemyError, OSError) as exc:
-        raise StorageError(f"The database failed: {type(exc).__name__}") from exc
+        log.warning("the database failed: %s", driver_error(exc))
+        raise StorageError(UNAVAILABLE) from exc
+
+
+def driver_error(exc: BaseException) -> str:
+    """What the driver said (`OperationalError: database is locked`), for the log: never the
+    statement or its parameters, which may hold what people wrote."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"

@@ -24,7 +24,7 @@ from parley.ai.engine import AIEngine, build_engine, install_local_models
 from parley.calls.conversation import ConversationService
 from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
-from parley.config import Settings
+from parley.config import MeetingSettings, Settings
 from parley.errors import JanusError
 from parley.janus import Janus
 from parley.meetings.assistant import DEFAULT_PROMPT, AssistantConfig, MeetingAssistant
@@ -32,6 +32,7 @@ from parley.meetings.domain import Meeting
 from parley.meetings.janus_rooms import JanusRooms, PendingRooms
 from parley.meetings.media import MeetingMedia
 from parley.meetings.participants import LiveParticipants
+from parley.meetings.pin_guard import PinGuard, PinLimits
 from parley.meetings.service import MeetingService, MeetingStores
 from parley.meetings.tokens import HostTokens
 from parley.rtc.ice import use_host_addresses
@@ -43,7 +44,9 @@ from parley.web.errors import install_error_handlers
 from parley.web.meeting_socket import MeetingsNamespace
 from parley.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from parley.web.origins import OriginPolicy, PolicyCORSMiddleware
+from parley.web.packets import ParleySocketServer
 from parley.web.routes import calls, conversation, health, meetings, metrics
+from parley.web.security_headers import SecurityHeadersMiddleware
 from parley.web.signaling import SignalingNamespace
 from parley.web.static_files import SocketIOWithClient, mount_static
 
@@ -79,7 +82,7 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
 def create_asgi_app(settings: Settings, *, engine: AIEngine | None = None) -> socketio.ASGIApp:
     """What the server runs: Socket.IO at `/socket.io` in front of the HTTP app."""
     app = create_app(settings, engine=engine)
-    sio = socketio.AsyncServer(
+    sio = ParleySocketServer(
         async_mode="asgi",
         cors_allowed_origins=OriginPolicy.from_settings(settings).socketio(),
         max_http_buffer_size=256 * 1024,
@@ -105,6 +108,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     if policy.cross_origin:
         app.add_middleware(PolicyCORSMiddleware, policy=policy)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, 413s included
 
 
 @asynccontextmanager
@@ -127,7 +131,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             engine = await _start_engine(settings)
         store = SqlCallStore(database)
         app.state.database = database
-        app.state.calls = CallService(store, store)
+        app.state.calls = CallService(store, store, node_id=settings.server.node_id)
+        await app.state.calls.fail_abandoned()  # what a crash of this node left unfinished
         app.state.conversation = ConversationService(
             app.state.calls,
             engine,
@@ -184,8 +189,18 @@ async def _open_meetings(
         rooms = JanusRooms(janus.client, store.live_meetings, fallback)
     await rooms.start()
     stores = MeetingStores(meetings=store, chat=store, assistant=store)
-    app.state.meetings = MeetingService(stores, rooms, LiveParticipants(), tokens)
+    pins = PinGuard(_pin_limits(settings.meetings))
+    app.state.meetings = MeetingService(stores, rooms, LiveParticipants(), tokens, pins)
     return rooms
+
+
+def _pin_limits(meetings: MeetingSettings) -> PinLimits:
+    return PinLimits.of(
+        meetings.pin_lockout_base_s,
+        meetings.pin_lockout_max_s,
+        meetings.pin_meeting_lockout_max_s,
+        meetings.pin_guard_bytes,
+    )
 
 
 async def _open_janus(settings: Settings) -> Janus | None:

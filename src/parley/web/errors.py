@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import Match
 
 from parley.ai.audio import AudioTooLongError, UnsupportedAudioError
 from parley.errors import (
@@ -27,6 +27,7 @@ from parley.errors import (
     NotFoundError,
     ParleyError,
     StorageError,
+    TooManyRequestsError,
     UnauthorizedError,
 )
 from parley.web.envelope import error_response
@@ -41,6 +42,7 @@ STATUS_OF: list[tuple[type[ParleyError], int]] = [
     (NotFoundError, 404),
     (InvalidInputError, 422),
     (ConflictError, 409),
+    (TooManyRequestsError, 429),
     (StorageError, 503),
     (AtCapacityError, 503),
     (AIProviderError, 503),
@@ -102,13 +104,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method of every route at this path (Starlette names only the first route's)."""
+    """Every method of every route at this path (Starlette names only the first route's).
+
+    FastAPI keeps an included router as one entry of `app.router.routes` (with no methods of its
+    own); `iter_route_contexts` walks the routes inside, each with its full path."""
+    path = _route_path(request)
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for route in iter_route_contexts(request.app.router.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods |= route.methods or set()
     return sorted(methods)
+
+
+def _route_path(request: Request) -> str:
+    """The path the routes match: without the `root_path` a proxy may have mounted us under."""
+    path: str = request.scope["path"]
+    root = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:

@@ -7,11 +7,16 @@ Every request is validated before anything happens and answers through its ackno
 registry's events (joins, leaves, kicks, mutes, changes, a meeting closing) are relayed to the
 meeting's Socket.IO room, whatever caused them (this namespace or the REST API), and keep every
 participant's subscription in line with who publishes.
+
+PIN guesses are counted per connection, address (the TCP peer's: proxy headers are not trusted)
+and meeting by the service's `PinGuard`; a refusal carries `retryAfter` (seconds), and the
+meeting's hosts are sent `pin-attempts {failed, refused, lockedFor}` (counts only, never a PIN).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -39,6 +44,7 @@ from parley.meetings.media import (
     ParticipantMedia,
     Quality,
 )
+from parley.meetings.pin_guard import Guesser, PinNotice
 from parley.meetings.ratelimit import RateLimit
 from parley.meetings.service import MeetingService
 from parley.tasks import TaskSet
@@ -166,7 +172,9 @@ class MeetingsNamespace(OrderedNamespace):
         self, service: MeetingService, media: MeetingMedia, assistant: MeetingAssistant | None
     ) -> None:
         self._service, self._media, self._assistant = service, media, assistant
-        self._unsubscribe = service.participants.subscribe(self._on_room_event)
+        rooms = service.participants.subscribe(self._on_room_event)
+        pins = service.pins.subscribe(self._on_pin_notice)
+        self._unsubscribe = _both(rooms, pins)
 
     async def aclose(self) -> None:
         """Server shutdown: everyone leaves (their media in Janus too)."""
@@ -202,6 +210,7 @@ class MeetingsNamespace(OrderedNamespace):
                 pin=request.pin,
                 host_token=request.hostToken,
                 limit=self._settings.meetings.max_participants,
+                who=self._guesser(sid),
             )
             meetings = self._settings.meetings
             member = Member(
@@ -219,6 +228,8 @@ class MeetingsNamespace(OrderedNamespace):
             if member.media is not None:
                 member.media.on_unpublished = lambda: self._later(self._unpublished(member))
                 member.media.sync()  # its first offer comes after this answer: Janus is slower
+            if participant.role is ParticipantRole.HOST:
+                self._later(self._on_pin_notice(service.pins.notice(meeting.id)), "pin-notice")
             return await self._welcome(member)
 
         return await self._request(sid, "join", JoinRequest, data, join, joined=False)
@@ -401,6 +412,8 @@ class MeetingsNamespace(OrderedNamespace):
         return await self._request(sid, "leave", Empty, data, leave)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
+        if self._service is not None:
+            self._service.pins.forget_connection(sid)
         member = self._members.get(sid)
         if member is not None:
             await self._leave(member, "disconnected")
@@ -446,6 +459,17 @@ class MeetingsNamespace(OrderedNamespace):
                             room=room)  # fmt: skip
         self._resync(event.meeting_id)
 
+    async def _on_pin_notice(self, notice: PinNotice | None) -> None:
+        """Tell the meeting's hosts how many wrong PINs were tried (an attack, or a guest who
+        cannot type): counts and the pause only, never a PIN or who tried."""
+        if notice is None:
+            return
+        payload = {"failed": notice.failed, "refused": notice.refused,
+                   "lockedFor": math.ceil(notice.locked_for)}  # fmt: skip
+        for member in list(self._members.values()):
+            if member.meeting.id == notice.meeting_id and member.host_token is not None:
+                await self.emit("pin-attempts", payload, to=member.sid)
+
     # -- helpers -----------------------------------------------------------------------------
 
     async def _request(
@@ -473,6 +497,8 @@ class MeetingsNamespace(OrderedNamespace):
 
     async def _refuse(self, sid: str, event: str, exc: ParleyError) -> Reply:
         error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if "retryAfter" in exc.details:  # TOO_MANY_ATTEMPTS, WRONG_PIN, RATE_LIMITED
+            error["retryAfter"] = exc.details["retryAfter"]
         await self.emit("error", {**error, "event": event}, to=sid)
         return {"ok": False, "error": error}
 
@@ -515,6 +541,12 @@ class MeetingsNamespace(OrderedNamespace):
 
         return publishers
 
+    def _guesser(self, sid: str) -> Guesser:
+        """Who this connection is, for counting PIN guesses: its peer's address."""
+        environ = self.server.get_environ(sid, namespace=self.namespace) or {}
+        client = environ.get("asgi.scope", {}).get("client")
+        return Guesser.at(client[0] if client else None, sid)
+
     def _outbox(self, sid: str) -> Outbox:
         async def send(event: str, payload: dict[str, Any]) -> None:
             await self.emit(event, payload, to=sid)
@@ -547,6 +579,14 @@ def _parse(model: type[Model], data: Any) -> Model:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         raise _invalid(f"Invalid {model.__name__}: {where}: {first['msg']}") from None
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        first()
+        second()
+
+    return run
 
 
 def _invalid(message: str) -> ParleyError:

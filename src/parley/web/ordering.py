@@ -16,7 +16,13 @@ was handled before the join had found the call. Here each connection has a *lane
   arrive). An event past either bound is refused at once with `TOO_MANY_EVENTS`; what is already
   queued keeps its order. A flood costs at most the bound, and the client is told.
 - `disconnect` takes its ticket like any event (it runs after what the client sent before it)
-  and is never refused.
+  and is never refused. `connect` and `disconnect` are python-socketio's own: a client that
+  sends one as an event while connected is refused (it was removed from its meeting while it
+  stayed connected); `parley.web.packets` refuses them before they get here, this is the
+  namespace's own guard.
+- An event whose name is not a string or that carries more than one payload is refused with
+  `MALFORMED_PACKET`; a handler's unexpected exception is logged and answered
+  `INTERNAL_ERROR` instead of being left to asyncio.
 
 Why not `async_handlers=False`: that also keeps the order, but it runs each handler inside the
 connection's read loop, which then stops reading while a handler awaits Janus or aiortc (Engine.IO
@@ -43,6 +49,7 @@ log = logging.getLogger("parley.web.ordering")
 
 MAX_EVENTS = 64  # waiting or running, per connection
 MAX_BYTES = 1024 * 1024  # of payload (JSON text), per connection
+LIFECYCLE = ("connect", "disconnect")  # python-socketio's own events, never a client's
 
 
 class TooManyEventsError(ParleyError):
@@ -111,6 +118,10 @@ def _finish_after(done: asyncio.Future[None], previous: asyncio.Future[None] | N
         previous.add_done_callback(finish)
 
 
+def _malformed(message: str) -> ParleyError:
+    return ParleyError(message, code="MALFORMED_PACKET")
+
+
 def payload_size(args: tuple[Any, ...]) -> int:
     """The size of an event's arguments as JSON text, binary attachments by their length: what
     the client sent, near enough."""
@@ -135,21 +146,44 @@ class OrderedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         super().__init__(namespace)
         self.lanes = lanes or Lanes()
 
-    async def trigger_event(self, event: str, *args: Any) -> Any:
+    async def trigger_event(self, event: Any, *args: Any) -> Any:
         sid: str = args[0]
-        name = event.replace("-", "_")
-        if name in ("connect", "disconnect"):
-            return await self.lanes.run(sid, 0, lambda: self._dispatch(name, args), force=True)
+        if event in LIFECYCLE:
+            if self._connected(sid):  # the server's own come while the connection is pending
+                log.warning("refused %r sent as an event by a connected client", event)
+                return await self.refused(sid, event, _malformed(f"'{event}' is not an event."))
+            return await self.lanes.run(sid, 0, lambda: self._dispatch(event, args), force=True)
+        if not isinstance(event, str) or len(args) > 2:
+            return await self.refused(sid, str(event)[:40], _malformed(
+                "An event has a name and at most one payload."))  # fmt: skip
         try:
             return await self.lanes.run(
-                sid, payload_size(args[1:]), lambda: self._dispatch(name, args)
+                sid, payload_size(args[1:]), lambda: self._handle(event, args)
             )
         except TooManyEventsError as exc:
             log.warning("dropped %s from a connection: %s", event[:40], exc.message)
             return await self.refused(sid, event, exc)
 
+    def _connected(self, sid: str) -> bool:
+        """Whether the connection is fully connected: python-socketio runs the real `connect`
+        and `disconnect` while it is pending (with `always_connect` off, its default)."""
+        return bool(self.server.manager.is_connected(sid, self.namespace))
+
     async def _dispatch(self, name: str, args: tuple[Any, ...]) -> Any:
         return await super().trigger_event(name, *args)
+
+    async def _handle(self, event: str, args: tuple[Any, ...]) -> Any:
+        """An event's handler; what escapes it is answered (and a bug logged with its
+        traceback) rather than left to asyncio as a task's unretrieved exception."""
+        try:
+            return await self._dispatch(event.replace("-", "_"), args)
+        except ParleyError as exc:
+            log.warning("%s failed: %s: %s", event[:40], exc.code, exc.message)
+            return await self.refused(args[0], event, exc)
+        except Exception:
+            log.exception("%s failed", event[:40])
+            failure = ParleyError("Something went wrong on our side.", code="INTERNAL_ERROR")
+            return await self.refused(args[0], event, failure)
 
     async def refused(self, sid: str, event: str, error: ParleyError) -> Any:
         """Tell the client an event was not handled; what it returns is the acknowledgement."""

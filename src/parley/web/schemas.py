@@ -67,7 +67,12 @@ class RtcConfigData(Schema):
 
 class CallPublic(Schema):
     id: uuid.UUID
-    session_id: str
+    session_id: str | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="The caller's secret for `/signaling`: in the answer to `POST /calls` and "
+        "to operators only (see `parley.web.access`).",
+    )
     caller_number: str = Field(description="As Koreans write it (01012345678), else E.164.")
     caller_number_e164: str
     receiver_number: str | None = None
@@ -81,10 +86,11 @@ class CallPublic(Schema):
     failure_reason: str | None = None
 
     @classmethod
-    def of(cls, call: Call) -> CallPublic:
+    def of(cls, call: Call, *, with_session: bool = False) -> CallPublic:
+        """`with_session` for the call's creator and for operators only."""
         return cls(
             id=call.id,
-            session_id=call.session_id,
+            session_id=call.session_id if with_session else None,
             caller_number=call.caller.national,
             caller_number_e164=call.caller.e164,
             receiver_number=call.receiver.national if call.receiver else None,

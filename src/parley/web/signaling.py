@@ -3,6 +3,11 @@
 Every payload is validated before anything happens; a bad one gets `error {message, code}` and
 changes nothing. The server answers offers itself as the peer `ai-server` (aiortc gathers its
 candidates before answering, so its candidates travel inside the answer's SDP).
+
+A session belongs to one connection at a time (`SessionHolders`), and a call's events go to that
+connection alone: a stranger who learned a session id can neither hear the call nor end it. As
+no other connection shares a session, `peer-joined`, `peer-left` and `peer-disconnected` (which
+the original sent to a session's *other* peers) have nobody to go to.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from parley.web.ordering import OrderedNamespace
 log = logging.getLogger("parley.signaling")
 AI_PEER = "ai-server"
 MAX_SDP = 100_000
+TAKEN = (
+    "Another connection holds this call's session; it can be joined again once that "
+    "connection has left or closed."
+)
 
 
 class _Payload(BaseModel):
@@ -67,13 +76,47 @@ class IceCandidate(_Payload):
     candidate: CandidateInit | None = None
 
 
-class RoomEvents:
-    def __init__(self, namespace: SignalingNamespace, room: str) -> None:
+class SessionHolders:
+    """Which connection holds each call's signaling session: one at a time.
+
+    The first connection to join a session holds it until it leaves, joins another session or
+    disconnects; meanwhile every other connection is refused (`SESSION_TAKEN`). The caller's own
+    client, reconnecting after a network drop, joins again from its new connection once the
+    server has seen the old one go: at once when it closed cleanly, else at the Socket.IO ping
+    timeout (25 + 20 s by default). A live call ends with its connection, as before; a session
+    joined but not yet called (no offer) is simply free again.
+
+    In memory, per process: connections are sticky to a process. With several nodes (issue 18)
+    two connections for one session may reach different nodes, so the hold moves to shared
+    storage then (a compare-and-set on the call's row or a Redis key, released on disconnect and
+    by the lease of a node that died).
+    """
+
+    def __init__(self) -> None:
+        self._holders: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._holders)
+
+    def take(self, session_id: str, sid: str) -> bool:
+        """Hold `session_id` for connection `sid`; False if another connection holds it."""
+        return self._holders.setdefault(session_id, sid) == sid
+
+    def release(self, session_id: str, sid: str) -> None:
+        if self._holders.get(session_id) == sid:
+            del self._holders[session_id]
+
+
+class ConnectionEvents:
+    """Where a live call reports: the one connection that holds its session (not a room, which
+    anyone who joined it would hear)."""
+
+    def __init__(self, namespace: SignalingNamespace, sid: str) -> None:
         self._namespace = namespace
-        self._room = room
+        self._sid = sid
 
     async def emit(self, event: str, payload: dict[str, Any]) -> None:
-        await self._namespace.emit(event, payload, room=self._room)
+        await self._namespace.emit(event, payload, to=self._sid)
 
 
 class SignalingNamespace(OrderedNamespace):
@@ -85,6 +128,7 @@ class SignalingNamespace(OrderedNamespace):
         super().__init__("/signaling")
         self._settings = settings
         self._state = state
+        self.holders = SessionHolders()
 
     @property
     def _calls(self) -> CallService:
@@ -126,19 +170,21 @@ class SignalingNamespace(OrderedNamespace):
         except ParleyError as exc:
             await self._error(sid, exc.message, exc.code)
             return
-        if call.session_id != message.sessionId:
+        if not call.has_session(message.sessionId):
             await self._error(
                 sid, "That sessionId does not belong to that call.", "SESSION_MISMATCH"
             )
             return
+        if not self.holders.take(message.sessionId, sid):
+            await self._error(sid, TAKEN, "SESSION_TAKEN")
+            return
+        previous: dict[str, Any] = await self.get_session(sid)
         session = message.model_dump(exclude={"callId"}) | {"callId": str(call.id)}
-        await self.save_session(sid, session)
-        await self.enter_room(sid, message.sessionId)
+        await self.save_session(sid, session)  # from here on, a disconnect lets the hold go
+        if previous.get("sessionId") not in (None, message.sessionId):
+            await self._release(sid, previous)  # one connection carries one call at a time
         await self.emit(
             "joined-session", {"sessionId": message.sessionId, "peerId": message.peerId}, to=sid
-        )
-        await self.emit(
-            "peer-joined", {"peerId": message.peerId}, room=message.sessionId, skip_sid=sid
         )
         voices = self._live_voices()
         await self.emit("voices", voices, to=sid)
@@ -160,9 +206,7 @@ class SignalingNamespace(OrderedNamespace):
             return
         try:
             call = await self._calls.get(session["callId"])
-            live = await self._live.open(
-                call, RoomEvents(self, message.sessionId), self._options(session)
-            )
+            live = await self._live.open(call, ConnectionEvents(self, sid), self._options(session))
         except ParleyError as exc:
             await self._error(sid, exc.message, exc.code)
             return
@@ -196,11 +240,11 @@ class SignalingNamespace(OrderedNamespace):
         )
 
     async def on_answer(self, sid: str, data: Any = None) -> None:
-        """The server never sends offers; as in the original, answers are relayed to the room."""
+        """The server never sends offers, and the original relayed answers to the session's
+        other peers, of which there are none: a bad answer is told, a good one has no effect."""
         message = await self._parse(sid, Answer, data)
-        if message is not None and await self._joined(sid, message.sessionId) is not None:
-            payload = {"peerId": message.peerId, "answer": message.answer.model_dump()}
-            await self.emit("answer", payload, room=message.sessionId, skip_sid=sid)
+        if message is not None:
+            await self._joined(sid, message.sessionId)
 
     async def on_ice_candidate(self, sid: str, data: Any = None) -> None:
         message = await self._parse(sid, IceCandidate, data)
@@ -225,24 +269,19 @@ class SignalingNamespace(OrderedNamespace):
         message = await self._parse(sid, _Payload, data)
         if message is None or (session := await self._joined(sid, message.sessionId)) is None:
             return
-        await self._hang_up(session)
-        await self.emit(
-            "peer-left", {"peerId": session["peerId"]}, room=message.sessionId, skip_sid=sid
-        )
-        await self.leave_room(sid, message.sessionId)
+        await self._release(sid, session)
         with suppress(KeyError):  # the client may be gone already (it left, then closed)
             await self.save_session(sid, {})
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
         session: dict[str, Any] = await self.get_session(sid)
         if session.get("callId"):
-            await self._hang_up(session)
-            await self.emit(
-                "peer-disconnected",
-                {"peerId": session["peerId"]},
-                room=session["sessionId"],
-                skip_sid=sid,
-            )
+            await self._release(sid, session)
 
-    async def _hang_up(self, session: dict[str, Any]) -> None:
-        await self._live.close(session["callId"], CallStatus.ENDED)
+    async def _release(self, sid: str, session: dict[str, Any]) -> None:
+        """Hang up the session's call, then let the session go (not before: a rejoin while the
+        call still closes is refused)."""
+        try:
+            await self._live.close(session["callId"], CallStatus.ENDED)
+        finally:
+            self.holders.release(session["sessionId"], sid)

@@ -15,6 +15,7 @@ shows at once. Without `web/node_modules/` a vendor file answers 503 saying what
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley.web.envelope import error_response
+from parley.web.packets import EngineIOGuard, ParleySocketServer
+from parley.web.security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 REPO_ROOT = Path(__file__).resolve().parents[3]  # src/parley/web/static_files.py
@@ -121,12 +125,32 @@ class SocketIOWithClient(socketio.ASGIApp):  # type: ignore[misc]  # socketio is
     before it looks at `static_files` or `other_asgi_app`. Taking these exact paths first also
     serves them like every other file (ETag, 304, HEAD, the 503 when node_modules is missing);
     Engine.IO's own requests are all `/socket.io/?EIO=...`, so none is taken from it.
+
+    Engine.IO's requests pass `packets.EngineIOGuard` (malformed frames and bodies never reach
+    the library), and every HTTP response gets the security headers (the HTTP app adds them
+    too, for when it runs alone; a header already there is kept).
     """
 
     CLIENT_PATHS = frozenset(path for path, *_ in VENDOR_FILES if path.startswith("/socket.io/"))
 
+    def __init__(self, server: ParleySocketServer, other_asgi_app: ASGIApp) -> None:
+        super().__init__(server, other_asgi_app=other_asgi_app)
+        engineio = functools.partial(socketio.ASGIApp.__call__, self)
+        self._engineio = EngineIOGuard(engineio, server)
+        self._with_headers = SecurityHeadersMiddleware(self._route)
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self._with_headers(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in self.CLIENT_PATHS:
             await self.other_asgi_app(scope, receive, send)
+        elif scope["type"] in ("http", "websocket") and self._is_engineio(scope["path"]):
+            await self._engineio(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+    def _is_engineio(self, path: str) -> bool:
+        """python-engineio's own test: the path, with a trailing slash, is under its path."""
+        path = path if path.endswith("/") else path + "/"
+        return bool(path.startswith(self.engineio_path))

@@ -5,7 +5,8 @@ One model instance serves every call, one generation at a time (the machine has 
 interleaving two generations would only make both slow). llama.cpp keeps the KV cache of the last
 prompt and re-evaluates only what differs, so the system prompt and earlier turns of a call are
 not recomputed; a RAM cache of states keyed by token prefix extends that across calls that take
-turns on the model.
+turns on the model. That cache is bounded by the bytes its states really hold
+(`parley.ai.local.state_cache`), and a state holds no rows of logits: nothing here reads them.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from parley.ai.base import ChatMessage
 from parley.ai.local.workers import model_worker, models_at_work
 from parley.ai.streaming import stream_from_thread
 
-STATE_CACHE_BYTES = 512 * 1024 * 1024
+STATE_CACHE_BYTES = 256 * 1024 * 1024  # the default of LLM_STATE_CACHE_BYTES
 PROMPT_CHUNK = 32  # tokens per llama.cpp decode of a prompt: threads are chosen before each
 
 
@@ -53,8 +56,10 @@ class LlamaCppLLM:
         threads: int = 0,
         batch_threads: int = 0,
         temperature: float = 0.6,
+        state_cache_bytes: int = STATE_CACHE_BYTES,
     ) -> None:
         self.name = f"llama.cpp {model_path.stem}"
+        self._state_cache_bytes = state_cache_bytes
         self._path = model_path
         self._context = context
         self._threads = threads or default_threads()
@@ -63,6 +68,7 @@ class LlamaCppLLM:
         self._executor = model_worker("llm")
         self._llama: Any = None
         self._least = self._threads  # the threads of the request running now (its LLM thread)
+        self._stop = threading.Event()  # the request running now was given up
 
     async def load(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._ensure_model)
@@ -104,13 +110,16 @@ class LlamaCppLLM:
     def _ensure_model(self) -> Any:
         if self._llama is None:
             from llama_cpp import Llama
-            from llama_cpp.llama_cache import LlamaRAMCache
+
+            from parley.ai.local.state_cache import StateCache
 
             llama = Llama(
                 model_path=str(self._path), n_ctx=self._context, n_threads=self._threads,
-                n_threads_batch=self._batch_threads, n_batch=512, verbose=False,
+                n_threads_batch=self._batch_threads, n_batch=512, logits_all=False,
+                verbose=False,
             )  # fmt: skip
-            llama.set_cache(LlamaRAMCache(capacity_bytes=STATE_CACHE_BYTES))
+            _keep_no_logit_rows(llama)
+            llama.set_cache(StateCache(self._state_cache_bytes))
             self._adapt_threads(llama)
             self._llama = llama
         return self._llama
@@ -118,29 +127,40 @@ class LlamaCppLLM:
     def _generate(
         self, prompt: list[dict[str, str]], max_tokens: int, stop: threading.Event, least: int
     ) -> Iterator[str]:
+        if stop.is_set():  # given up while it waited its turn (a warm-up overtaken by the chat)
+            return
         llama = self._ensure_model()
-        self._least = least  # read by every decode of this request (_adapt_threads)
+        self._least, self._stop = least, stop  # read by every decode of this request
         chunks = llama.create_chat_completion(
             messages=prompt, stream=True, max_tokens=max_tokens, temperature=self._temperature,
             top_p=0.9, repeat_penalty=1.1,
         )  # fmt: skip
-        for chunk in chunks:
-            if stop.is_set():
-                break
-            text = chunk["choices"][0]["delta"].get("content")
-            if text:
-                yield text
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+        except _Stopped:
+            return
 
     def _adapt_threads(self, llama: Any) -> None:
         """Choose the threads before every llama.cpp decode: each token, and each chunk of
         `PROMPT_CHUNK` tokens of a prompt. A long prompt (a prefetch reading a moved history,
         seconds) would otherwise keep both cores from its start to its end, and a Whisper run
         starting meanwhile shared a core with it: in a bench call that made a transcription
-        take 0.95 s and the next first token 1.5–2.4 s, with 64 pacing gaps."""
+        take 0.95 s and the next first token 1.5–2.4 s, with 64 pacing gaps.
+
+        A request given up stops there too, within a chunk rather than at the end of its prompt:
+        a busy meeting's evaluation ahead, overtaken by the next message, once kept the model
+        reading a 1,500-token chat for seconds that a question was waiting for."""
         decode = llama._ctx.decode
         llama.n_batch = PROMPT_CHUNK  # how `Llama.eval` cuts a prompt into decodes
 
         def adapting(batch: Any) -> Any:
+            if self._stop.is_set():
+                raise _Stopped  # out of llama-cpp-python's loop; its state stays consistent
             threads = self._threads_now(self._least)
             llama._ctx.set_n_threads(threads, threads)
             return decode(batch)
@@ -152,3 +172,17 @@ class LlamaCppLLM:
         Whisper is done, and Piper waits for it), else `least`. llama.cpp's threads wait for each
         other at every layer, so sharing a core with Whisper or Piper would stall them all."""
         return max(least, self._batch_threads) if models_at_work() <= 1 else least
+
+
+class _Stopped(Exception):
+    """The request was given up between two decodes."""
+
+
+def _keep_no_logit_rows(llama: Any) -> None:
+    """Give llama-cpp-python one row of logits to keep instead of one per batch token.
+
+    Without `logits_all` it never writes that array (llama.cpp's sampler reads the context's own
+    logits), yet it saves a copy of a row per prompt token (up to `n_batch`) with every state it
+    caches: for Qwen's 152k-token vocabulary ~600 KB a token, 61 MiB for a 105-token meeting
+    chat, where the state proper is 1.2 MiB. One row is what its code paths index (`[-1]`)."""
+    llama.scores = np.zeros((1, llama.n_vocab()), dtype=np.single)

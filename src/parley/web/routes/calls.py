@@ -1,4 +1,8 @@
-"""`/api/v1/calls`: the original AI call system's REST contract, plus listing and conversations."""
+"""`/api/v1/calls`: the original AI call system's REST contract, plus listing and conversations.
+
+Who may call what is `parley.web.access`: the caller holds the call's id and session id, an
+operator holds `OPERATOR_API_KEY`; only the creator and operators ever see a `sessionId`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,13 @@ from fastapi import APIRouter, Path, Query, status
 
 from parley.calls.domain import CallStatus
 from parley.calls.ports import Page
+from parley.web.access import (
+    OPERATOR_OPTIONAL,
+    IsOperator,
+    RequireOperator,
+    SessionProof,
+    require_caller,
+)
 from parley.web.deps import CallsDep, LiveCallsDep, SettingsDep
 from parley.web.envelope import Success, documented, ok
 from parley.web.schemas import (
@@ -46,11 +57,17 @@ async def get_config(settings: SettingsDep) -> Success[RtcConfigData]:
     responses=documented(400, 422, 503),
 )
 async def create_call(body: CallCreate, calls: CallsDep) -> Success[CallData]:
+    """The only answer that gives the caller the call's `sessionId`, besides an operator's."""
     call = await calls.initiate(body.caller_number, body.receiver_number)
-    return ok(CallData(call=CallPublic.of(call)))
+    return ok(CallData(call=CallPublic.of(call, with_session=True)))
 
 
-@router.get("", summary="List calls, newest first", responses=documented(422))
+@router.get(
+    "",
+    summary="List calls, newest first (operators only)",
+    responses=documented(401, 422),
+    dependencies=[RequireOperator],
+)
 async def list_calls(
     calls: CallsDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -66,31 +83,50 @@ async def list_calls(
     pagination = Pagination(
         page=page, page_size=page_size, total=total, total_pages=math.ceil(total / page_size)
     )
-    return ok(CallList(calls=[CallPublic.of(c) for c in found], pagination=pagination))
+    calls_out = [CallPublic.of(c, with_session=True) for c in found]
+    return ok(CallList(calls=calls_out, pagination=pagination))
 
 
-@router.get("/{call_id}", summary="One call", responses=documented(404))
-async def get_call(call_id: CallId, calls: CallsDep) -> Success[CallData]:
-    return ok(CallData(call=CallPublic.of(await calls.get(call_id))))
+@router.get(
+    "/{call_id}",
+    summary="One call",
+    responses=documented(401, 404),
+    openapi_extra=OPERATOR_OPTIONAL,
+)
+async def get_call(call_id: CallId, calls: CallsDep, operator: IsOperator) -> Success[CallData]:
+    return ok(CallData(call=CallPublic.of(await calls.get(call_id), with_session=operator)))
 
 
-@router.post("/{call_id}/connect", summary="Connect a ringing call", responses=documented(404, 409))
-async def connect_call(call_id: CallId, calls: CallsDep) -> Success[CallData]:
-    return ok(CallData(call=CallPublic.of(await calls.connect(call_id))))
+@router.post(
+    "/{call_id}/connect",
+    summary="Connect a ringing call",
+    responses=documented(401, 404, 409),
+    openapi_extra=OPERATOR_OPTIONAL,
+)
+async def connect_call(call_id: CallId, calls: CallsDep, operator: IsOperator) -> Success[CallData]:
+    return ok(CallData(call=CallPublic.of(await calls.connect(call_id), with_session=operator)))
 
 
-@router.post("/{call_id}/end", summary="Hang up", responses=documented(404, 409))
-async def end_call(call_id: CallId, live: LiveCallsDep) -> Success[CallData]:
+@router.post(
+    "/{call_id}/end",
+    summary="Hang up",
+    responses=documented(401, 404, 409),
+    openapi_extra=OPERATOR_OPTIONAL,
+)
+async def end_call(call_id: CallId, live: LiveCallsDep, operator: IsOperator) -> Success[CallData]:
     """Hang up; a live call's peer, tracks and tasks are released too."""
-    return ok(CallData(call=CallPublic.of(await live.end(call_id))))
+    return ok(CallData(call=CallPublic.of(await live.end(call_id), with_session=operator)))
 
 
 @router.get(
     "/{call_id}/conversation",
-    summary="The call's conversation, turn by turn",
-    responses=documented(404),
+    summary="The call's conversation, turn by turn (its caller, with X-Session-Id, or operators)",
+    responses=documented(401, 403, 404),
 )
-async def get_conversation(call_id: CallId, calls: CallsDep) -> Success[ConversationData]:
+async def get_conversation(
+    call_id: CallId, calls: CallsDep, operator: IsOperator, session_id: SessionProof
+) -> Success[ConversationData]:
+    require_caller(await calls.get(call_id), operator=operator, session_id=session_id)
     call, turns = await calls.conversation(call_id)
     data = ConversationData(
         call_id=call.id, status=call.status, turns=[TurnPublic.of(t) for t in turns]

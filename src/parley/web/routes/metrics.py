@@ -21,10 +21,12 @@ from pathlib import Path
 from aiortc import RTCPeerConnection
 from fastapi import APIRouter, Request
 
+from parley import memory
 from parley.calls.live import LiveCall
 from parley.config import AppEnv
 from parley.rtc.speech_track import PACING, SpeechTrack, live_tracks
 from parley.web.deps import LiveCallsDep, SettingsDep
+from parley.web.packets import Garbage
 from parley.web.schemas import Schema
 
 router = APIRouter(tags=["health"])
@@ -48,6 +50,17 @@ class MediaFigures(Schema):
     gap_seconds: float
 
 
+class SocketFigures(Schema):
+    malformed_packets: int  # dropped since start (`parley.web.packets`)
+    closed_for_malformed: int  # connections closed for sending too many
+
+
+class CacheBytes(Schema):
+    bytes: int  # held now, measured from what is kept (`parley.memory`)
+    limit_bytes: int  # never more than this
+    entries: int
+
+
 class ObjectCensus(Schema):
     peer_connections: int
     speech_tracks: int
@@ -61,6 +74,8 @@ class RuntimeMetrics(Schema):
     asyncio_tasks: int
     models_warming: bool  # the local LLM is still reading the calls' prompts in after start-up
     media: MediaFigures
+    sockets: SocketFigures
+    caches: dict[str, CacheBytes]  # every cache and per-call/per-meeting store that can grow
     objects: ObjectCensus | None = None
 
 
@@ -88,6 +103,8 @@ async def metrics(
             speech_gaps=PACING.speech_gaps,
             gap_seconds=round(PACING.gap_seconds, 3),
         ),
+        sockets=_sockets(request),
+        caches=_caches(),
         objects=census,
     )
 
@@ -95,6 +112,20 @@ async def metrics(
 def _warming(request: Request) -> bool:
     task: asyncio.Task[None] | None = getattr(request.app.state, "warming", None)
     return task is not None and not task.done()
+
+
+def _sockets(request: Request) -> SocketFigures:
+    garbage: Garbage | None = getattr(getattr(request.app.state, "sio", None), "garbage", None)
+    if garbage is None:  # the HTTP app alone, without Socket.IO
+        return SocketFigures(malformed_packets=0, closed_for_malformed=0)
+    return SocketFigures(malformed_packets=garbage.packets, closed_for_malformed=garbage.closed)
+
+
+def _caches() -> dict[str, CacheBytes]:
+    return {
+        name: CacheBytes(bytes=f.bytes, limit_bytes=f.limit, entries=f.entries)
+        for name, f in memory.figures().items()
+    }
 
 
 def _process() -> ProcessFigures:

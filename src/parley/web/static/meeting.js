@@ -77,10 +77,11 @@ function demoCount(value) {
 /** A failed request: its `code`, and a message in the page's language (ours for the codes we
  * know, else the server's own words). */
 class RequestError extends Error {
-  constructor(code, serverMessage) {
+  constructor(code, serverMessage, retryAfter) {
     super(errorText(code, serverMessage));
     this.code = code;
     this.serverMessage = serverMessage;
+    this.retryAfter = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.ceil(retryAfter) : 0; // seconds
   }
 }
 
@@ -223,6 +224,10 @@ const state = {
   rejoining: false,
   leaving: false,
   lobbyError: null,
+  joinWaitUntil: 0, // ms epoch: wrong PINs locked joining until then (TOO_MANY_ATTEMPTS)
+  joinWaitTimer: null,
+  pinToastAt: 0, // when the host was last shown wrong-PIN counts (pin-attempts)
+  pinPaused: false,
   audioBlocked: false,
   aloneDismissed: false,
 };
@@ -568,7 +573,7 @@ function renderLobby() {
 
 function updateJoinButton() {
   const busy = state.phase === "joining";
-  ui.joinBtn.disabled = busy || !ui.nameInput.value.trim();
+  ui.joinBtn.disabled = busy || !ui.nameInput.value.trim() || Date.now() < state.joinWaitUntil;
   ui.joinBtn.classList.toggle("busy", busy);
   const first = state.hostToken && !state.meeting?.participantCount;
   setText(ui.joinLabel, busy ? "meeting.joining" : first ? "meeting.start" : "meeting.joinNow");
@@ -672,6 +677,12 @@ function onJoinFailed(err) {
       ui.pinInput.setAttribute("aria-invalid", "true");
       ui.pinInput.select();
       ui.pinInput.focus();
+      if (err.retryAfter) waitBeforeJoining(err.retryAfter, "meeting.pinWrongWait");
+      return;
+    case "TOO_MANY_ATTEMPTS":
+      ui.pinField.hidden = false;
+      ui.pinError.hidden = false;
+      waitBeforeJoining(err.retryAfter || 1, "meeting.tooManyAttempts");
       return;
     case "MEETING_NOT_FOUND":
       showNotice("not-found");
@@ -685,6 +696,28 @@ function onJoinFailed(err) {
     default:
       showJoinError(() => errorText(err.code, err.serverMessage ?? t("meeting.joinFailed")));
   }
+}
+
+/** Wrong PINs locked joining for `seconds` (the server refuses even the right PIN until then):
+ * say so under the PIN with the time left, keep the join button off, and clear it at the end. */
+function waitBeforeJoining(seconds, key) {
+  clearInterval(state.joinWaitTimer);
+  state.joinWaitUntil = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((state.joinWaitUntil - Date.now()) / 1000);
+    if (left <= 0 || state.phase !== "lobby") {
+      clearInterval(state.joinWaitTimer);
+      state.joinWaitUntil = 0;
+      if (state.phase === "lobby") setText(ui.pinError, "meeting.tryAgainNow");
+      updateJoinButton();
+      return;
+    }
+    setText(ui.pinError, key, { seconds: left });
+    ui.pinError.hidden = false;
+  };
+  tick();
+  state.joinWaitTimer = setInterval(tick, 1000);
+  updateJoinButton();
 }
 
 // ---- Socket.IO -------------------------------------------------------------------------------
@@ -731,7 +764,7 @@ async function request(event, payload = {}, timeoutMs = REQUEST_TIMEOUT_MS) {
     throw new RequestError("TIMEOUT");
   }
   if (!answer || answer.ok !== true) {
-    throw new RequestError(answer?.error?.code ?? "ERROR", answer?.error?.message);
+    throw new RequestError(answer?.error?.code ?? "ERROR", answer?.error?.message, answer?.error?.retryAfter);
   }
   return answer;
 }
@@ -767,6 +800,7 @@ function bindSocket(socket) {
   on("assistant-error", onAssistantError);
   on("media-interrupted", onMediaInterrupted);
   on("media-restored", onMediaRestored);
+  on("pin-attempts", onPinAttempts);
   // Failed requests also answer through their acknowledgement, which is where they are shown.
   on("error", (p) => console.warn("parley: server error", p.event, p.code, p.message));
   socket.on("disconnect", (reason) => {
@@ -801,6 +835,7 @@ async function rejoin() {
     rtc.backlog = [];
     if (err.code === "MEETING_ENDED") endRoom("ended");
     else if (err.code === "MEETING_NOT_FOUND") endRoom("deleted");
+    else if (err.code === "TOO_MANY_ATTEMPTS") setTimeout(() => state.phase === "room" && rejoin(), (err.retryAfter || 1) * 1000);
     else if (err.code === "NOT_CONNECTED" || err.code === "TIMEOUT") return; // the next connect retries
     else endRoom("disconnected");
   }
@@ -902,6 +937,19 @@ function onParticipantUpdated({ participant }) {
   }
   updateTile(participant.id);
   renderPeople();
+}
+
+/** The host hears of wrong PINs (counts only): a toast, at most one every few seconds unless
+ * joining by PIN has just been paused. */
+function onPinAttempts({ failed, lockedFor }) {
+  if (!Number.isFinite(failed) || failed < 1) return;
+  const paused = Number.isFinite(lockedFor) && lockedFor > 0;
+  const now = Date.now();
+  if (now - state.pinToastAt < 5000 && !(paused && !state.pinPaused)) return;
+  state.pinToastAt = now;
+  state.pinPaused = paused;
+  const sub = paused ? `${t("meeting.pinPaused", { seconds: lockedFor })} ${t("meeting.pinAdvice")}` : undefined;
+  toast(t("meeting.pinAttempts", { failed }), { tone: paused ? "error" : "info", icon: "i-lock", sub, wrap: true, timeout: paused ? 15_000 : 4500 });
 }
 
 function onMutedByHost({ muted }) {
@@ -1605,9 +1653,9 @@ async function kickParticipant(id) {
 
 // ---- toasts and banner -----------------------------------------------------------------------
 
-function toast(text, { tone = "info", icon: iconName, sub, action, timeout = 4500 } = {}) {
+function toast(text, { tone = "info", icon: iconName, sub, action, timeout = 4500, wrap = false } = {}) {
   if (state.phase !== "room") return;
-  const node = el("div", "toast");
+  const node = el("div", wrap ? "toast wrap" : "toast");
   node.dataset.tone = tone;
   node.dataset.testid = "toast";
   node.setAttribute("role", tone === "error" ? "alert" : "status");
