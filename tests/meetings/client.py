@@ -77,7 +77,13 @@ async def eventually(test: Callable[[], bool], within: float = 10, what: str = "
 
 @asynccontextmanager
 async def connected(base: str) -> AsyncIterator[Participant]:
-    sio = socketio.AsyncClient()
+    async with _connected(base, socketio.AsyncClient()) as person:
+        yield person
+
+
+@asynccontextmanager
+async def _connected(base: str, sio: socketio.AsyncClient) -> AsyncIterator[Participant]:
+    """`sio` connected to /meetings over a websocket, every event it receives recorded."""
     person = Participant(sio)
 
     @sio.on("*", namespace=NAMESPACE)  # type: ignore[untyped-decorator]
@@ -105,16 +111,8 @@ async def connected_from(base: str, source: str) -> AsyncIterator[Participant]:
     """A participant whose connection comes from the loopback address `source` (127.0.0.x: the
     whole /8 is loopback), to stand for many clients, each with its own address."""
     connector = aiohttp.TCPConnector(local_addr=(source, 0))
-    async with aiohttp.ClientSession(connector=connector) as session:
-        sio = socketio.AsyncClient(http_session=session)
-        person = Participant(sio)
-
-        @sio.on("*", namespace=NAMESPACE)  # type: ignore[untyped-decorator]
-        async def record(event: str, payload: Any = None) -> None:
-            person.events.append((time.monotonic(), event, payload))
-
-        await sio.connect(base, namespaces=[NAMESPACE], transports=["websocket"])
-        try:
-            yield person
-        finally:
-            await sio.disconnect()
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        _connected(base, socketio.AsyncClient(http_session=session)) as person,
+    ):
+        yield person

@@ -22,11 +22,11 @@ from typing import Literal
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.conftest import IDLE_AI, make_settings
 from tests.live import serve_app
-from tests.web.test_ai_call_page import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, SCREENSHOTS
+from tests.web.test_ai_call_page import CHROMIUM, INSTALL_HINT, SCREENSHOTS
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is missing: {INSTALL_HINT}"),
@@ -128,18 +128,6 @@ BACKGROUND_LUMINANCE = """() => {
 async def app_url(tmp_path: Path) -> AsyncIterator[str]:
     async with serve_app(make_settings(tmp_path, **IDLE_AI)) as (url, _app):
         yield url
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def create_meeting(base: str) -> str:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Request, WebSocket, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, WebSocket
 
 from parley.web.security_headers import CONTENT_SECURITY_POLICY
 from tests.conftest import IDLE_AI, make_settings
 from tests.live import serve_app
-from tests.web.test_ai_call_page import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, SCREENSHOTS
+from tests.web.test_ai_call_page import CHROMIUM, INSTALL_HINT, SCREENSHOTS
 
 SWAGGER = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "swagger-ui-dist"
 in_chromium = pytest.mark.skipif(
@@ -139,18 +139,6 @@ async def watch(browser: Browser) -> Watched:
     watched.page.on("request", on_request)
     watched.page.on("websocket", on_websocket)
     return watched
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def screenshot(page: Page, name: str) -> None:
