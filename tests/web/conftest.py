@@ -5,23 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
-from tests.web.test_ai_call_page import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT
+from tests.browser import launched_chromium
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    """Debian's headless Chromium with a fake camera and microphone; missing, the test fails
-    (`make test` installs it), it is not skipped. A module may define its own (the call page's
-    plays a WAV file as the microphone)."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium is not installed ({CHROMIUM} is missing): {INSTALL_HINT}")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    """Headless Chromium with a fake camera and microphone. A module may define its own (the
+    call page's plays a WAV file as the microphone)."""
+    async with launched_chromium() as launched:
+        yield launched

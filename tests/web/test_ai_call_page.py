@@ -25,18 +25,17 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from playwright.async_api import Error as PlaywrightError
 
 from parley.ai.base import Language
 from parley.ai.local.piper_tts import PiperTTS
+from tests.browser import launched_chromium
 from tests.live import LiveServer, start_server
 from tests.speech import resample, speak
 from tests.web.test_call_access import KEY as OPERATOR_KEY
 from tests.web.test_call_access import OPERATOR
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_HINT = "run scripts/install-test-deps.sh (or `make test-deps`) to install it"
 # Where the screenshots go: a temporary folder, unless PARLEY_SCREENSHOTS names one (the README's
 # are refreshed with PARLEY_SCREENSHOTS=docs/screenshots), so a test run leaves the tree clean.
 SCREENSHOTS = Path(
@@ -52,17 +51,6 @@ LEAD_S, TAIL_S = 7.0, 30.0
 SPEECH_RMS = 0.02  # WebAudio RMS (full scale 1.0) over 0.5 s
 SPEECH_ENERGY = 0.02  # inbound-rtp totalAudioEnergy gained
 
-CHROMIUM_ARGS = [
-    "--allow-loopback-in-peer-connection",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 # Samples the page's received-audio RMS (`parley.remoteEnergy()`, last 0.5 s) every 50 ms.
 SAMPLER = """
@@ -109,22 +97,9 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def chromium() -> Path:
-    """Debian's Chromium: missing, the test fails (`make test` installs it), it is not skipped."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium is not installed ({CHROMIUM} is missing): {INSTALL_HINT}")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: Path, question_wav: Path) -> AsyncIterator[Browser]:
-    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={question_wav}"]
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(chromium), args=args)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+async def browser(question_wav: Path) -> AsyncIterator[Browser]:
+    async with launched_chromium(f"--use-file-for-fake-audio-capture={question_wav}") as launched:
+        yield launched
 
 
 @dataclass
@@ -330,7 +305,7 @@ export { io, io as default, io as connect };
 
 
 @pytest.fixture
-async def quiet_browser(chromium: Path, tmp_path: Path) -> AsyncIterator[Browser]:
+async def quiet_browser(tmp_path: Path) -> AsyncIterator[Browser]:
     """Chromium whose fake microphone hears nothing: only the test speaks for the server."""
     silence = tmp_path / "silence.wav"
     with wave.open(str(silence), "wb") as out:
@@ -338,13 +313,8 @@ async def quiet_browser(chromium: Path, tmp_path: Path) -> AsyncIterator[Browser
         out.setsampwidth(2)
         out.setframerate(RATE)
         out.writeframes(np.zeros(RATE * 5, np.int16).tobytes())
-    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={silence}"]
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(chromium), args=args)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with launched_chromium(f"--use-file-for-fake-audio-capture={silence}") as launched:
+        yield launched
 
 
 async def test_bubbles_follow_the_conversation_and_none_is_left_listening(

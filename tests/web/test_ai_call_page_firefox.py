@@ -23,10 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser import INSTALL_HINT
 from tests.firefox import FIREFOX, firefox
 from tests.live import LiveServer, start_server
 from tests.netns import Netns, network_namespace, require_netns
-from tests.web.test_ai_call_page import INSTALL_HINT, SCREENSHOTS, SPEECH_ENERGY
+from tests.web.test_ai_call_page import SCREENSHOTS, SPEECH_ENERGY
 
 CALL_PREFS = {
     "media.navigator.streams.fake": True,  # a tone as the microphone

@@ -27,13 +27,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize
 
 from parley.janus.process import JanusSupervisor
+from tests.browser import CHROMIUM, INSTALL_HINT, launched_chromium
 from tests.conftest import IDLE_AI, make_settings
 from tests.live import serve_app
 from tests.netns import Netns, network_namespace
-from tests.web.test_ai_call_page import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, SCREENSHOTS
+from tests.web.test_ai_call_page import SCREENSHOTS
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is missing: {INSTALL_HINT}"),
@@ -54,18 +55,6 @@ async def meeting_app(ns: Netns, data_dir: Path) -> AsyncIterator[tuple[str, Any
     )
     async with serve_app(settings) as running:
         yield running
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def person(browser: Browser) -> Page:
@@ -136,7 +125,7 @@ def test_a_meeting_in_four_browsers(tmp_path: Path) -> None:
 
 
 async def _meeting(ns: Netns, tmp_path: Path) -> None:
-    async with meeting_app(ns, tmp_path) as (base, _app), chromium() as browser:
+    async with meeting_app(ns, tmp_path) as (base, _app), launched_chromium() as browser:
         # The host creates the meeting on the home page.
         ann = await person(browser)
         await ann.goto(base + "/")
@@ -234,7 +223,7 @@ def test_the_pages_get_back_in_after_janus_restarts(tmp_path: Path) -> None:
 
 
 async def _janus_restart(ns: Netns, tmp_path: Path) -> None:
-    async with meeting_app(ns, tmp_path) as (base, app), chromium() as browser:
+    async with meeting_app(ns, tmp_path) as (base, app), launched_chromium() as browser:
         async with httpx.AsyncClient(base_url=base) as http:
             created = await http.post("/api/v1/meetings", json={"title": "Resilience"})
             meeting_id = created.json()["data"]["meeting"]["id"]

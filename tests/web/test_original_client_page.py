@@ -29,7 +29,6 @@ from tests.live import LiveServer, free_port
 from tests.web.test_ai_call_page import (  # noqa: F401 - fixtures
     SPEECH_ENERGY,
     browser,
-    chromium,
     question_wav,
     server,
 )

@@ -24,9 +24,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
+from tests.browser import CHROMIUM, INSTALL_HINT
 from tests.conftest import IDLE_AI, make_settings
 from tests.live import serve_app
-from tests.web.test_ai_call_page import CHROMIUM, INSTALL_HINT, SCREENSHOTS
+from tests.web.test_ai_call_page import SCREENSHOTS
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is missing: {INSTALL_HINT}"),

@@ -22,9 +22,10 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, WebSocket
 
 from parley.web.security_headers import CONTENT_SECURITY_POLICY
+from tests.browser import CHROMIUM, INSTALL_HINT
 from tests.conftest import IDLE_AI, make_settings
 from tests.live import serve_app
-from tests.web.test_ai_call_page import CHROMIUM, INSTALL_HINT, SCREENSHOTS
+from tests.web.test_ai_call_page import SCREENSHOTS
 
 SWAGGER = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "swagger-ui-dist"
 in_chromium = pytest.mark.skipif(

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from playwright.async_api import Browser, Page, Request, async_playwright
+from playwright.async_api import Browser, Page, Request
 
+from tests.browser import launched_chromium
 from tests.live import LiveServer, start_server
-from tests.web.test_ai_call_page import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, SCREENSHOTS
+from tests.web.test_ai_call_page import SCREENSHOTS
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -33,17 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium: missing, the test fails (`make test` installs it), it is not skipped."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Chromium is not installed ({CHROMIUM} is missing): {INSTALL_HINT}")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

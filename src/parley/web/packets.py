@@ -241,7 +241,8 @@ class EngineIOGuard:
         finally:
             if self.server.websockets.get(connection) is close:
                 del self.server.websockets[connection]
-            self.server.garbage.forget(connection or f"ws:{id(scope)}")
+            self.server.garbage.forget(f"ws:{id(scope)}")  # strikes before the session was known
+            self.server.garbage.forget(connection)
 
     async def _polling_post(self, scope: Scope, receive: Receive, send: Send, sid: str) -> None:
         length = _content_length(scope)
