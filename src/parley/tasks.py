@@ -1,11 +1,15 @@
 """Background tasks with an owner: named, referenced, their failures logged, and cancelled and
-awaited (with a timeout) when the owner closes. No bare `asyncio.create_task` elsewhere."""
+awaited (with a timeout) when the owner closes. No bare `asyncio.create_task` elsewhere.
+
+`CloseOnce` gives an owner aiortc's `close()` pattern: the first `aclose()` does the work, and
+every later or concurrent one waits for it to finish, so nobody returns while the owner is still
+closing (e.g. shutdown while a call stores its last turn)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -39,3 +43,31 @@ class TaskSet:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=grace)
+
+
+class CloseOnce:
+    """`await closer.run(close)`: runs `close()` the first time; any other caller waits until
+    that first run has finished (even if it failed or was cancelled: the owner is closed then,
+    as far as it will be)."""
+
+    def __init__(self) -> None:
+        self._done: asyncio.Event | None = None
+
+    @property
+    def started(self) -> bool:
+        """`aclose()` has begun (perhaps not finished)."""
+        return self._done is not None
+
+    @property
+    def finished(self) -> bool:
+        return self._done is not None and self._done.is_set()
+
+    async def run(self, close: Callable[[], Awaitable[None]]) -> None:
+        if self._done is not None:
+            await self._done.wait()
+            return
+        self._done = asyncio.Event()
+        try:
+            await close()
+        finally:
+            self._done.set()

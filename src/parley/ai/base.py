@@ -7,6 +7,10 @@
     VoiceActivity.stream().feed(audio)            -> the same, live, chunk by chunk
     SentimentAnalyzer.analyze(text, language)     -> SentimentScore
 
+Optional capabilities are Protocols of their own, checked with `isinstance`:
+    Warmable.warm(messages)   a local LLM evaluates a prompt ahead, for its prompt cache
+    Loadable.load()           a local model loads now rather than on first use
+
 Every implementation (local models, OpenAI, Ollama, any OpenAI-compatible server) lives behind
 these, and `aclose()` releases what it holds. Audio in is mono float32 at 16 kHz (what VAD and
 Whisper want); audio out is mono int16 PCM at the voice's own rate. Vendor SDK types never leave
@@ -18,7 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -138,3 +142,18 @@ class SentimentAnalyzer(Protocol):
     async def analyze(self, text: str, *, language: Language) -> SentimentScore: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Warmable(Protocol):
+    """An LLM that can evaluate a prompt ahead of time, so that a reply that starts with it
+    does not wait for it to be read (local models; a cloud LLM has nothing to warm)."""
+
+    async def warm(self, messages: Sequence[ChatMessage], *, all_cores: bool = False) -> None: ...
+
+
+@runtime_checkable
+class Loadable(Protocol):
+    """A model that can load its weights now instead of on its first use."""
+
+    async def load(self) -> None: ...

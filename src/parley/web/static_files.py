@@ -1,4 +1,4 @@
-"""The web pages: every file of `static/` at `/<name>` (`/ai-call-test.html`, `/ai-call.js`, ...),
+"""The web pages: every file of `static/` at `/<path>` (`/ai-call-test.html`, `/lib/api.js`, ...),
 the meetings home (`index.html`) at `/`, the meeting page (`meeting.html`) at `/meetings/{id}`,
 and the npm packages `scripts/setup-web.sh` installs in `web/node_modules/`:
 - socket.io-client's ESM build, which Parley's pages import, at `/vendor/socket.io.js`;
@@ -72,9 +72,11 @@ def mount_static(app: FastAPI) -> None:
     pages = StaticFiles(directory=STATIC_DIR)
     _add(app, "/", _serve(pages, HOME_PAGE))
     _add(app, MEETING_PATH, _serve(pages, MEETING_PAGE))
-    for path in sorted(STATIC_DIR.iterdir()):
-        if path.is_file() and not path.name.startswith("."):
-            _add(app, f"/{path.name}", _serve(pages, path.name))
+    for path in sorted(STATIC_DIR.rglob("*")):
+        relative = path.relative_to(STATIC_DIR)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            name = relative.as_posix()
+            _add(app, f"/{name}", _serve(pages, name))
     for url, package, name in VENDOR_FILES:
         _add(app, url, _serve_vendor(package, name))
 
