@@ -98,13 +98,19 @@ def processes(workdir: Path, args: argparse.Namespace) -> Iterator[tuple[LiveSer
 
 def _server_env(standin_url: str, args: argparse.Namespace) -> dict[str, str]:
     return {
-        "AI_STT": "openai", "AI_LLM": "openai", "AI_TTS": "openai",
-        "OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": f"{standin_url}/v1",
-        "ICE_HOST_ADDRESSES": "127.0.0.1", "STUN_SERVER_URL": "", "DEFAULT_LANGUAGE": "en",
+        "AI_STT": "openai",
+        "AI_LLM": "openai",
+        "AI_TTS": "openai",
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": f"{standin_url}/v1",
+        "ICE_HOST_ADDRESSES": "127.0.0.1",
+        "STUN_SERVER_URL": "",
+        "DEFAULT_LANGUAGE": "en",
         "AI_AUDIO_RESPONSE_EVENT": "false" if args.no_legacy_audio else "true",
-        "LOG_LEVEL": args.log_level, "CALL_IDLE_TIMEOUT": "600",
+        "LOG_LEVEL": args.log_level,
+        "CALL_IDLE_TIMEOUT": "600",
         "MAX_LIVE_CALLS": "10000",  # the bench measures past the default cap
-    }  # fmt: skip
+    }
 
 
 async def question_clip(standin: Process) -> Pcm16:
@@ -122,7 +128,8 @@ def _auth() -> dict[str, str]:
 
 
 async def server_metrics(http: httpx.AsyncClient, *, objects: bool = False) -> dict[str, Any]:
-    response = await http.get("/metrics", params={"objects": "true"} if objects else None)
+    params = {"format": "json", "objects": "true"} if objects else {"format": "json"}
+    response = await http.get("/metrics", params=params)
     response.raise_for_status()
     metrics: dict[str, Any] = response.json()
     return metrics
@@ -273,9 +280,15 @@ async def run_level(
         await lag.stop()
         connected = sum(c.in_progress.is_set() for c in callers)
         level = Level(
-            n, connected, failures, before, after,
-            heard_between(callers, before.at, after.at), lag.between(before.at, after.at), setup,
-        )  # fmt: skip
+            n,
+            connected,
+            failures,
+            before,
+            after,
+            heard_between(callers, before.at, after.at),
+            lag.between(before.at, after.at),
+            setup,
+        )
         await hang_up_all(http, callers)
         await wait_idle(http)
     return level
@@ -337,16 +350,23 @@ def figures(level: Level) -> Figures:
     server = used(after.server.total - before.server.total)
     standin, client = used(after.standin - before.standin), used(after.client - before.client)
     return Figures(
-        n=level.n, connected=level.connected, wall=wall,
-        speech_gaps=m1["speechGaps"] - m0["speechGaps"], gaps=m1["gaps"] - m0["gaps"],
+        n=level.n,
+        connected=level.connected,
+        wall=wall,
+        speech_gaps=m1["speechGaps"] - m0["speechGaps"],
+        gaps=m1["gaps"] - m0["gaps"],
         gap_seconds=m1["gapSeconds"] - m0["gapSeconds"],
         speech_late=m1["speechUnderruns"] - m0["speechUnderruns"],
-        late=m1["underruns"] - m0["underruns"], frames=m1["framesSent"] - m0["framesSent"],
-        server=server, loop=used(after.server.loop - before.server.loop),
-        standin=standin, client=client,
+        late=m1["underruns"] - m0["underruns"],
+        frames=m1["framesSent"] - m0["framesSent"],
+        server=server,
+        loop=used(after.server.loop - before.server.loop),
+        standin=standin,
+        client=client,
         others=used(after.machine - before.machine) - server - standin - client,
-        rss_mb=after.metrics["process"]["rssBytes"] / 2**20, tasks=after.metrics["asyncioTasks"],
-    )  # fmt: skip
+        rss_mb=after.metrics["process"]["rssBytes"] / 2**20,
+        tasks=after.metrics["asyncioTasks"],
+    )
 
 
 def show_level(level: Level) -> Figures:
@@ -437,8 +457,10 @@ async def one_call_in_a_row(http: httpx.AsyncClient, base: str, silent: Script, 
 async def part_sequential(workdir: Path, args: argparse.Namespace) -> None:
     if args.sequential <= 0:
         return
-    print(f"\n== {args.sequential} calls in a row (hang-ups rotate: {', '.join(HANG_UPS)});"
-          f" load before: {procstats.load_average()}")  # fmt: skip
+    print(
+        f"\n== {args.sequential} calls in a row (hang-ups rotate: {', '.join(HANG_UPS)});"
+        f" load before: {procstats.load_average()}"
+    )
     with processes(workdir / "sequential", args) as (server, _):
         print(
             "     calls   RSS MB  tasks  live  peers  tracks  LiveCalls   fds  threads  census ms"
@@ -463,9 +485,11 @@ async def part_sequential(workdir: Path, args: argparse.Namespace) -> None:
             final = await server_metrics(http, objects=True)
             print(census_row("after", final))
     print(f"  server tasks after, by coroutine: {final['objects']['tasks']}")
-    print(f"  {len(durations)} calls ok, {failures} failed, in {took:.0f} s;"
-          f" per call p50 {quantile(durations, 0.5):.2f} s, p95 {quantile(durations, 0.95):.2f} s,"
-          f" mean {statistics.mean(durations) if durations else 0:.2f} s")  # fmt: skip
+    print(
+        f"  {len(durations)} calls ok, {failures} failed, in {took:.0f} s;"
+        f" per call p50 {quantile(durations, 0.5):.2f} s, p95 {quantile(durations, 0.95):.2f} s,"
+        f" mean {statistics.mean(durations) if durations else 0:.2f} s"
+    )
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -112,8 +112,10 @@ async def viewers(base: str, janus_pid: int, counts: list[int]) -> list[str]:
             ]
             janus, me, frames = await janus_cpu(janus_pid, watching)
             fps = frames / WINDOW_S / count
-        lines.append(f"  1 → {count:>2} viewers: Janus {janus:5.1f} % CPU, load generator "
-                     f"{me:5.1f} %, {fps:4.1f} fps decoded per viewer")  # fmt: skip
+        lines.append(
+            f"  1 → {count:>2} viewers: Janus {janus:5.1f} % CPU, load generator "
+            f"{me:5.1f} %, {fps:4.1f} fps decoded per viewer"
+        )
     return lines
 
 
@@ -125,8 +127,10 @@ async def mesh(base: str, janus_pid: int, counts: list[int]) -> list[str]:
             people = [await participant(stack, base, meeting["id"], f"P{n}") for n in range(count)]
             janus, me, _ = await janus_cpu(janus_pid, people)
             streams = count * (count - 1)
-        lines.append(f"  {count:>2} all to all ({streams:>2} video streams out of Janus): Janus "
-                     f"{janus:5.1f} % CPU, load generator {me:5.1f} %")  # fmt: skip
+        lines.append(
+            f"  {count:>2} all to all ({streams:>2} video streams out of Janus): Janus "
+            f"{janus:5.1f} % CPU, load generator {me:5.1f} %"
+        )
     return lines
 
 
@@ -136,13 +140,20 @@ async def assistant(base: str, questions: int) -> tuple[list[float], list[float]
     server_ms: list[float] = []
     async with connected(base) as person:
         await person.join(meeting["id"], "Asker")
-        for line in ("We agreed to ship the beta on Friday.", "Mina owns the release notes.",
-                     "The budget review moved to next Tuesday."):  # fmt: skip
+        for line in (
+            "We agreed to ship the beta on Friday.",
+            "Mina owns the release notes.",
+            "The budget review moved to next Tuesday.",
+        ):
             await person.ok("chat", {"text": line})
         await asyncio.sleep(2)  # questions come a moment after the chat (which is then warm)
-        asks = ["When do we ship the beta?", "Who writes the release notes?",
-                "When is the budget review?", "Summarise the meeting in one sentence.",
-                "What should we do next?"]  # fmt: skip
+        asks = [
+            "When do we ship the beta?",
+            "Who writes the release notes?",
+            "When is the budget review?",
+            "Summarise the meeting in one sentence.",
+            "What should we do next?",
+        ]
         for n in range(questions):
             if n:
                 await asyncio.sleep(THINK_S)  # the asker reads the answer, types the next one
@@ -160,9 +171,10 @@ async def assistant(base: str, questions: int) -> tuple[list[float], list[float]
 
 async def main(ns: Netns, args: argparse.Namespace, workdir: Path) -> None:
     settings = make_settings(
-        workdir, janus={"enabled": True, "ice_enforce_list": ns.interface},
+        workdir,
+        janus={"enabled": True, "ice_enforce_list": ns.interface},
         webrtc={"stun_server_urls": []},
-    )  # fmt: skip
+    )
     async with serve_app(settings) as (base, app):
         supervisor = app.state.janus.server
         assert isinstance(supervisor, JanusSupervisor)

@@ -51,8 +51,10 @@ async def live(connections: int, seconds: float) -> None:
             await engine.aclose()
     checked = answers["WRONG_PIN"]
     print(f"live: {connections} connections for {seconds:g} s: {dict(answers)}")
-    print(f"  guesses checked: {checked / seconds:.1f}/s; turned away: "
-          f"{answers['TOO_MANY_ATTEMPTS'] / seconds:.1f}/s")  # fmt: skip
+    print(
+        f"  guesses checked: {checked / seconds:.1f}/s; turned away: "
+        f"{answers['TOO_MANY_ATTEMPTS'] / seconds:.1f}/s"
+    )
     _print_times(checked / seconds)
 
 
@@ -106,11 +108,15 @@ def _print_model(addresses: int, guessed: list[float], days: float) -> None:
     hour = sum(1 for t in guessed if t < 3600)
     day = sum(1 for t in guessed if t < 86400)
     steady = sum(1 for t in guessed if t >= (days - 1) * 86400) / 86400  # per second, last day
-    print(f"model: {addresses} address(es): {hour} guesses in the first hour, {day} in the "
-          f"first day, then {steady * 86400:.0f} a day")  # fmt: skip
+    print(
+        f"model: {addresses} address(es): {hour} guesses in the first hour, {day} in the "
+        f"first day, then {steady * 86400:.0f} a day"
+    )
     for name, space in SPACES.items():
-        print(f"  {name} PIN: on average {_duration(_time_to(space / 2, guessed, steady))}, "
-              f"at worst {_duration(_time_to(space, guessed, steady))}")  # fmt: skip
+        print(
+            f"  {name} PIN: on average {_duration(_time_to(space / 2, guessed, steady))}, "
+            f"at worst {_duration(_time_to(space, guessed, steady))}"
+        )
 
 
 def _time_to(count: float, guessed: list[float], steady: float) -> float:

@@ -22,9 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from parley.ai.base import Language, SentimentAnalyzer, SentimentScore
+from parley.ai.base import Language, Sentiment, SentimentAnalyzer, SentimentScore
 from parley.ai.sentiment import LexiconSentiment
-from parley.calls.domain import Sentiment
 
 DATA = Path(__file__).parent / "data"
 LABELS = [Sentiment.POSITIVE, Sentiment.NEUTRAL, Sentiment.NEGATIVE]

@@ -156,9 +156,13 @@ async def a_call(http: httpx.AsyncClient, base: str, clip: Clip, n: int, tally: 
 
 
 async def repeat(
-    kind: str, until: float, limit: int, pause_s: float, tally: Tally,
+    kind: str,
+    until: float,
+    limit: int,
+    pause_s: float,
+    tally: Tally,
     one: Callable[[int], Awaitable[None]],
-) -> None:  # fmt: skip
+) -> None:
     """`one(n)` for n = 0, 1, ... until the time is up or `limit` were started; a failure is
     counted and the loop goes on."""
     for n in range(limit):
@@ -172,19 +176,33 @@ async def repeat(
         await asyncio.sleep(pause_s)
 
 
-async def traffic(server: LiveServer, clips: list[Clip], until: float, tally: Tally,
-                  args: argparse.Namespace) -> None:  # fmt: skip
+async def traffic(
+    server: LiveServer, clips: list[Clip], until: float, tally: Tally, args: argparse.Namespace
+) -> None:
     base = server.url
     lobby, _ = await create_meeting(base, title="Soak lobby")
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         await asyncio.gather(
-            repeat("meeting", until, args.max_meetings, 1.0, tally,
-                   lambda n: a_meeting(base, n, tally)),
-            repeat("join", until, args.max_joins, 1.0, tally,
-                   lambda n: a_join(base, lobby["id"], n, tally)),
-            repeat("call", until, args.max_calls, 2.0, tally,
-                   lambda n: a_call(http, base, clips[n % len(clips)], n, tally)),
-        )  # fmt: skip
+            repeat(
+                "meeting", until, args.max_meetings, 1.0, tally, lambda n: a_meeting(base, n, tally)
+            ),
+            repeat(
+                "join",
+                until,
+                args.max_joins,
+                1.0,
+                tally,
+                lambda n: a_join(base, lobby["id"], n, tally),
+            ),
+            repeat(
+                "call",
+                until,
+                args.max_calls,
+                2.0,
+                tally,
+                lambda n: a_call(http, base, clips[n % len(clips)], n, tally),
+            ),
+        )
 
 
 # --- the figures --------------------------------------------------------------------------------
@@ -198,15 +216,21 @@ def rss_anon(pid: int) -> int:
 
 
 async def sample(http: httpx.AsyncClient, pid: int, started: float, tally: Tally) -> Sample:
-    metrics = (await http.get("/metrics")).json()
+    metrics = (await http.get("/metrics?format=json")).json()
     process = metrics["process"]
     return Sample(
-        at=time.monotonic() - started, rss=process["rssBytes"], anon=rss_anon(pid),
-        tasks=metrics["asyncioTasks"], fds=process["openFds"] or 0, threads=process["threads"],
-        live_calls=metrics["media"]["liveCalls"], caches=metrics.get("caches", {}),
-        done=dict(tally.done), failed=sum(tally.failed.values()),
+        at=time.monotonic() - started,
+        rss=process["rssBytes"],
+        anon=rss_anon(pid),
+        tasks=metrics["asyncioTasks"],
+        fds=process["openFds"] or 0,
+        threads=process["threads"],
+        live_calls=metrics["media"]["liveCalls"],
+        caches=metrics.get("caches", {}),
+        done=dict(tally.done),
+        failed=sum(tally.failed.values()),
         load=procstats.load_average(),
-    )  # fmt: skip
+    )
 
 
 HEADER = (
@@ -228,8 +252,14 @@ def row(s: Sample) -> str:
     )
 
 
-async def watch(server: LiveServer, started: float, until: float, tally: Tally,
-                every: float, samples: list[Sample]) -> None:  # fmt: skip
+async def watch(
+    server: LiveServer,
+    started: float,
+    until: float,
+    tally: Tally,
+    every: float,
+    samples: list[Sample],
+) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
         while True:
             samples.append(await sample(http, server.process.pid, started, tally))
@@ -270,8 +300,10 @@ def summary(samples: list[Sample], tally: Tally, minutes: float) -> None:
     for name, value in FIGURES.items():
         values = [value(s) for s in steady]
         slope = slope_per_minute([(s.at, value(s)) for s in steady])
-        print(f"  {name:8s} first {values[0]:8.1f}  last {values[-1]:8.1f}  min {min(values):8.1f}"
-              f"  max {max(values):8.1f}  slope {slope:+7.2f}/min")  # fmt: skip
+        print(
+            f"  {name:8s} first {values[0]:8.1f}  last {values[-1]:8.1f}  min {min(values):8.1f}"
+            f"  max {max(values):8.1f}  slope {slope:+7.2f}/min"
+        )
     for name in sorted({n for s in samples for n in s.caches}):
         held = [s.caches[name]["bytes"] for s in samples if name in s.caches]
         limit = max(s.caches[name]["limitBytes"] for s in samples if name in s.caches)
@@ -286,10 +318,13 @@ def summary(samples: list[Sample], tally: Tally, minutes: float) -> None:
 
 def server_env(args: argparse.Namespace) -> dict[str, str]:
     return {
-        "ICE_HOST_ADDRESSES": "127.0.0.1", "STUN_SERVER_URL": "", "DEFAULT_LANGUAGE": "en",
-        "LOG_LEVEL": "WARNING", "CALL_IDLE_TIMEOUT": "600",
+        "ICE_HOST_ADDRESSES": "127.0.0.1",
+        "STUN_SERVER_URL": "",
+        "DEFAULT_LANGUAGE": "en",
+        "LOG_LEVEL": "WARNING",
+        "CALL_IDLE_TIMEOUT": "600",
         "LLM_STATE_CACHE_BYTES": str(args.state_cache_mib * MiB),
-    }  # fmt: skip
+    }
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -298,8 +333,10 @@ async def run(args: argparse.Namespace) -> None:
     print(f"work directory (server log): {workdir}; load before: {procstats.load_average()}")
     clips = await make_clips()
     server = start_server(workdir / "server", server_env(args), wait=300)
-    print(f"server pid {server.process.pid}; {args.minutes} min of traffic, figures every"
-          f" {args.every:.0f} s; LLM state cache {args.state_cache_mib} MiB")  # fmt: skip
+    print(
+        f"server pid {server.process.pid}; {args.minutes} min of traffic, figures every"
+        f" {args.every:.0f} s; LLM state cache {args.state_cache_mib} MiB"
+    )
     samples: list[Sample] = []
     tally = Tally()
     try:

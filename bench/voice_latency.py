@@ -155,11 +155,17 @@ async def make_clips() -> list[Clip]:
 
 def server_env(args: argparse.Namespace) -> dict[str, str]:
     env = {
-        "ICE_HOST_ADDRESSES": "127.0.0.1", "STUN_SERVER_URL": "", "DEFAULT_LANGUAGE": "en",
-        "STT_WINDOW": str(args.window), "LLM_TEMPERATURE": "0", "LOG_LEVEL": "WARNING",
-        "TURN_MIN_SPEECH": str(args.min_speech), "ECHO_GUARD": str(not args.no_echo_guard).lower(),
-        "CALL_IDLE_TIMEOUT": "600", "TURN_STT_PAUSE": str(args.stt_pause),
-    }  # fmt: skip
+        "ICE_HOST_ADDRESSES": "127.0.0.1",
+        "STUN_SERVER_URL": "",
+        "DEFAULT_LANGUAGE": "en",
+        "STT_WINDOW": str(args.window),
+        "LLM_TEMPERATURE": "0",
+        "LOG_LEVEL": "WARNING",
+        "TURN_MIN_SPEECH": str(args.min_speech),
+        "ECHO_GUARD": str(not args.no_echo_guard).lower(),
+        "CALL_IDLE_TIMEOUT": "600",
+        "TURN_STT_PAUSE": str(args.stt_pause),
+    }
     if args.llm_threads:
         env["LLM_THREADS"] = str(args.llm_threads)
     return env
@@ -188,7 +194,7 @@ async def converse(server: LiveServer, clips: list[Clip], args: argparse.Namespa
             await quiet_until(caller.ear, flowing)
             for turn in range(1, args.turns + 1):
                 await one_turn(caller, mic, clips, turn, figures, args)
-            media = (await http.get("/metrics")).json()["media"]
+            media = (await http.get("/metrics?format=json")).json()["media"]
             print(
                 f"  server pacing over the call: {media['framesSent']} frames, "
                 f"{media['speechGaps']} gaps while speaking ({media['gaps']} in all), "
@@ -204,15 +210,19 @@ async def warmed_up(http: httpx.AsyncClient, within: float = 120) -> None:
     made during it competes with it, which is a start-up cost, not a turn's."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if not (await http.get("/metrics")).json()["modelsWarming"]:
+        if not (await http.get("/metrics?format=json")).json()["modelsWarming"]:
             return
         await asyncio.sleep(0.2)
 
 
 async def one_turn(
-    caller: Caller, mic: QueueMic, clips: list[Clip], turn: int, figures: Figures,
+    caller: Caller,
+    mic: QueueMic,
+    clips: list[Clip],
+    turn: int,
+    figures: Figures,
     args: argparse.Namespace,
-) -> None:  # fmt: skip
+) -> None:
     clip = clips[(turn - 1) % len(clips)]
     speech_end = mic.say(clip.packets) + clip.end_s
     answer = await first_loud(caller.ear, speech_end + 0.05, within=60)
@@ -229,10 +239,11 @@ async def one_turn(
     # the server's turn that this clip ended (sent when the answer is over or cut): the one
     # whose end of speech it heard just after the clip's
     latency = await wait_for(
-        caller, "turn-latency",
+        caller,
+        "turn-latency",
         lambda e: 0 <= monotonic_of((e.get("at") or {}).get("speechEnded") or 0) - speech_end < 2,
         since=speech_end,
-    )  # fmt: skip
+    )
     if latency is None:
         print(f"  turn {turn}: no turn-latency event")
         return
@@ -245,16 +256,24 @@ async def one_turn(
             figures.add(f"  server {key}", value / 1000)
     if args.verbose:
         print(f"  turn {turn}: {(answer - speech_end) * 1000:.0f} ms {latency['stages']}")
-        said = [e["text"] for t, name, e in caller.events if t > speech_end and name == "transcript"
-                and e["speaker"] == "ai" and e["final"]]  # fmt: skip
+        said = [
+            e["text"]
+            for t, name, e in caller.events
+            if t > speech_end and name == "transcript" and e["speaker"] == "ai" and e["final"]
+        ]
         print(f"    AI: {said}")
     await asyncio.sleep(0.5)
 
 
 async def barge_in(
-    caller: Caller, mic: QueueMic, clip: Clip, at: float, figures: Figures, turn: int,
+    caller: Caller,
+    mic: QueueMic,
+    clip: Clip,
+    at: float,
+    figures: Figures,
+    turn: int,
     args: argparse.Namespace,
-) -> None:  # fmt: skip
+) -> None:
     """Speak `clip` over the answer from `at`, as soon as the AI is mid-word (its last three
     frames loud); the onset of the clip's speech → the AI's last audio at the client."""
     await asyncio.sleep(max(0.0, at - time.monotonic()))
@@ -272,10 +291,11 @@ async def barge_in(
             print(f"  turn {turn}: barge-in {(stopped - onset) * 1000:.0f} ms")
     # the interrupting question is answered in full before the next turn
     await wait_for(
-        caller, "transcript",
+        caller,
+        "transcript",
         lambda e: e["speaker"] == "ai" and e["final"] and e.get("interrupted") is False,
         since=onset,
-    )  # fmt: skip
+    )
     await quiet_until(caller.ear, time.monotonic())
 
 

@@ -97,9 +97,13 @@ async def idle_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 IDLE_AI: dict[str, dict[str, Any]] = {
-    "ai": {"preload": False, "llm": "openai-compatible",
-           "llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "none"},
-}  # fmt: skip
+    "ai": {
+        "preload": False,
+        "llm": "openai-compatible",
+        "llm_base_url": "http://127.0.0.1:9/v1",
+        "llm_model": "none",
+    },
+}
 
 
 @pytest.fixture

@@ -208,8 +208,15 @@ async def firefox(
     """Firefox ESR headless with a fresh profile (`QUIET_PREFS` + `prefs`); `spawn(args, log)`
     starts the process (e.g. inside a network namespace). Stopped, by its PID, on the way out."""
     write_profile(profile, {**QUIET_PREFS, **prefs})
-    args = [str(FIREFOX), "--headless", "--no-remote", "--profile", str(profile),
-            "--remote-debugging-port", "0"]  # fmt: skip
+    args = [
+        str(FIREFOX),
+        "--headless",
+        "--no-remote",
+        "--profile",
+        str(profile),
+        "--remote-debugging-port",
+        "0",
+    ]
     log = (profile / "firefox.log").open("wb")
     process = (spawn or _popen)(args, log)
     try:

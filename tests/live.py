@@ -92,10 +92,23 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None, wait: float 
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "parley", "--env-file", "/dev/null", "serve",
-             "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=data_dir,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "parley",
+                "--env-file",
+                "/dev/null",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            cwd=data_dir,
+        )
     server = LiveServer(process, f"http://127.0.0.1:{port}", log_path)
     _wait_ready(server, wait)
     return server

@@ -24,8 +24,12 @@ def parley(
     environment = {**os.environ, "DATA_DIR": str(cwd), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "parley", "--env-file", "/dev/null", *args],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_python_m_parley_serve_runs_the_original_flow_and_stops_gracefully(tmp_path: Path) -> None:
@@ -71,8 +75,16 @@ def test_doctor_reports_one_line_per_part(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     names = [line.split()[1] for line in result.stdout.splitlines()]
     assert names == [
-        "python", "settings", "database", "port", "stun", "openai", "ai", "models", "janus",
-    ]  # fmt: skip
+        "python",
+        "settings",
+        "database",
+        "port",
+        "stun",
+        "openai",
+        "ai",
+        "models",
+        "janus",
+    ]
     assert "key set" in result.stdout
     assert SECRET_KEY not in result.stdout
 
@@ -122,9 +134,10 @@ def test_doctor_fails_on_an_unreachable_database_without_showing_its_password(
 
 def test_invalid_settings_stop_start_up_with_one_message(tmp_path: Path) -> None:
     result = parley(
-        "serve", cwd=tmp_path,
+        "serve",
+        cwd=tmp_path,
         env={"PORT": "http", "STUN_SERVER_URL": "nope", "DATABASE_URL": "oracle://u:pw12345@h/x"},
-    )  # fmt: skip
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("parley: Invalid settings:")
     for name in ("PORT", "STUN_SERVER_URL", "DATABASE_URL"):

@@ -6,10 +6,23 @@ from parley.config import AppEnv, load_settings
 from parley.errors import SettingsError
 
 ENV_NAMES = [
-    "PORT", "HOST", "APP_ENV", "CORS_ORIGIN", "OPENAI_API_KEY", "OPENAI_MODEL", "STUN_SERVER_URL",
-    "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "DATA_DIR",
-    "LOG_LEVEL", "MAX_BODY_BYTES",
-]  # fmt: skip
+    "PORT",
+    "HOST",
+    "APP_ENV",
+    "CORS_ORIGIN",
+    "OPENAI_API_KEY",
+    "OPENAI_MODEL",
+    "STUN_SERVER_URL",
+    "DATABASE_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_NAME",
+    "DATA_DIR",
+    "LOG_LEVEL",
+    "MAX_BODY_BYTES",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -96,15 +96,15 @@ def _serve(settings: Settings) -> int:
 def _upgrade(settings: Settings) -> int:
     from parley.storage.db import Database
 
-    async def upgrade() -> str | None:
+    async def upgrade() -> tuple[str, str | None]:
         database = Database(settings.database_url)
         try:
-            return await database.upgrade()
+            return database.describe(), await database.upgrade()
         finally:
             await database.aclose()
 
-    revision = asyncio.run(upgrade())
-    print(f"database {Database(settings.database_url).describe()} is at revision {revision}")
+    where, revision = asyncio.run(upgrade())
+    print(f"database {where} is at revision {revision}")
     return 0
 
 

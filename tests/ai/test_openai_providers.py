@@ -23,6 +23,11 @@ from tests.speech import resample
 KEY = "sk-test-standin-0123456789"
 
 
+def command_line(flags: dict[str, str]) -> list[str]:
+    """`{"--port": "80"}` as `["--port", "80"]`: each flag beside its value, whatever the layout."""
+    return [word for flag, value in flags.items() for word in (flag, value)]
+
+
 @pytest.fixture(scope="module")
 def models_dir(local_engine: AIEngine) -> Path:
     return make_settings(Path("/nonexistent")).ai.models_path
@@ -31,8 +36,8 @@ def models_dir(local_engine: AIEngine) -> Path:
 @pytest.fixture(scope="module")
 def audio_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Process]:
     port = free_port()
-    argv = [sys.executable, "-m", "tests.standins.openai_audio", "--port", str(port),
-            "--api-key", KEY, "--models-dir", str(models_dir)]  # fmt: skip
+    flags = {"--port": str(port), "--api-key": KEY, "--models-dir": str(models_dir)}
+    argv = [sys.executable, "-m", "tests.standins.openai_audio", *command_line(flags)]
     server = start_process(argv, port, tmp_path_factory.mktemp("audio") / "log")
     yield server
     server.stop()
@@ -42,10 +47,17 @@ def audio_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> 
 def chat_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Process]:
     port = free_port()
     model = models_dir / assets.QWEN_05B.target
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-            "--model_alias", "qwen-test", "--host", "127.0.0.1", "--port", str(port),
-            "--api_key", KEY, "--n_ctx", "2048", "--n_threads", "2",
-            "--verbose", "false"]  # fmt: skip
+    flags = {
+        "--model": str(model),
+        "--model_alias": "qwen-test",
+        "--host": "127.0.0.1",
+        "--port": str(port),
+        "--api_key": KEY,
+        "--n_ctx": "2048",
+        "--n_threads": "2",
+        "--verbose": "false",
+    }
+    argv = [sys.executable, "-m", "llama_cpp.server", *command_line(flags)]
     server = start_process(argv, port, tmp_path_factory.mktemp("chat") / "log")
     yield server
     server.stop()
@@ -112,9 +124,13 @@ async def test_settings_select_ollama_and_openai_compatible(
 ) -> None:
     for ai in (
         {"llm": "ollama", "ollama_base_url": f"{chat_server.url}/v1", "ollama_model": "qwen-test"},
-        {"llm": "openai-compatible", "llm_base_url": f"{chat_server.url}/v1",
-         "llm_model": "qwen-test", "llm_api_key": KEY},
-    ):  # fmt: skip
+        {
+            "llm": "openai-compatible",
+            "llm_base_url": f"{chat_server.url}/v1",
+            "llm_model": "qwen-test",
+            "llm_api_key": KEY,
+        },
+    ):
         engine = build_engine(make_settings(tmp_path, ai={**ai, "stt": "local", "tts": "local"}))
         assert isinstance(engine.llm, OpenAIChatLLM)
         if ai["llm"] == "openai-compatible":

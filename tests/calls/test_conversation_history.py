@@ -41,6 +41,7 @@ async def test_the_history_window_moves_in_steps(
         assert len(history) >= min(n + 1, 6 - 3 + 1)  # never fewer than limit - step + 1
         firsts.append(history[0])
     # the first turn shown changes only every `step` (3) turns once the limit is reached
+    # (laid out by hand, fmt: skip, so that the steps show)
     assert firsts == [
         "turn 0", "turn 0", "turn 0", "turn 0", "turn 0", "turn 0",
         "turn 3", "turn 3", "turn 3", "turn 6", "turn 6", "turn 6", "turn 9", "turn 9",

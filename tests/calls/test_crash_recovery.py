@@ -66,10 +66,12 @@ async def test_a_killed_servers_unfinished_calls_fail_at_its_next_start(tmp_path
             calls = {
                 name: (await http.get(f"/api/v1/calls/{call_id}")).json()["data"]["call"]
                 for name, call_id in [
-                    ("live", live), ("ringing", ringing), ("connecting", connecting),
+                    ("live", live),
+                    ("ringing", ringing),
+                    ("connecting", connecting),
                     ("ended", ended),
                 ]
-            }  # fmt: skip
+            }
     finally:
         again.stop()
 

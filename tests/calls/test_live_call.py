@@ -315,6 +315,7 @@ async def test_bad_payloads_get_an_error_and_change_nothing(server: tuple[str, A
     session = {"sessionId": caller.call["sessionId"], "peerId": "caller-1"}
     call_id, other = caller.call["id"], {"sessionId": "other", "peerId": "p"}
     host = {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}
+    # One case a line (event, payload, code), laid out by hand: fmt: skip.
     bad: list[tuple[str, Any, str]] = [
         ("join-session", "not an object", "INVALID_PAYLOAD"),
         ("join-session", {"peerId": "p", "callId": call_id}, "INVALID_PAYLOAD"),  # no sessionId

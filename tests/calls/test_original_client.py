@@ -110,10 +110,13 @@ async def test_a_burst_sent_in_one_go_is_handled_in_order(server: tuple[str, Any
     caller, offer = await caller_with_offer(base)
     session = {"sessionId": caller.call["sessionId"], "peerId": "client-peer"}
     candidates = [
-        {"candidate": f"candidate:{n} 1 udp {2130706431 - n} 127.0.0.1 {40000 + n} typ host",
-         "sdpMid": "0", "sdpMLineIndex": 0}
+        {
+            "candidate": f"candidate:{n} 1 udp {2130706431 - n} 127.0.0.1 {40000 + n} typ host",
+            "sdpMid": "0",
+            "sdpMLineIndex": 0,
+        }
         for n in range(3)
-    ]  # fmt: skip
+    ]
     burst: list[tuple[str, dict[str, Any]]] = [
         ("join-session", session),
         ("offer", {**session, "offer": offer}),
@@ -144,11 +147,15 @@ async def test_a_flood_from_one_client_is_bounded_and_told(server: tuple[str, An
     client is served meanwhile."""
     base, _ = server
     flooder, _ = await caller_with_offer(base)
-    session = {"sessionId": flooder.call["sessionId"], "peerId": "flood",
-               "systemPrompt": "x" * 3000}  # fmt: skip
+    session = {
+        "sessionId": flooder.call["sessionId"],
+        "peerId": "flood",
+        "systemPrompt": "x" * 3000,
+    }
     count = 600
-    await asyncio.gather(*(flooder.sio.emit("join-session", session, namespace=NS)
-                           for _ in range(count)))  # fmt: skip
+    await asyncio.gather(
+        *(flooder.sio.emit("join-session", session, namespace=NS) for _ in range(count))
+    )
 
     other, _ = await caller_with_offer(base)
     other_session = {"sessionId": other.call["sessionId"], "peerId": "calm"}
@@ -156,8 +163,11 @@ async def test_a_flood_from_one_client_is_bounded_and_told(server: tuple[str, An
     await other.wait_for("joined-session", within=10)
 
     def answered() -> list[str]:
-        return [e if e != "error" else p["code"] for _, e, p in flooder.events
-                if e in ("joined-session", "error")]  # fmt: skip
+        return [
+            e if e != "error" else p["code"]
+            for _, e, p in flooder.events
+            if e in ("joined-session", "error")
+        ]
 
     for _ in range(300):
         if len(answered()) == count:

@@ -168,8 +168,9 @@ async def test_participants_are_listed_kicked_and_told_of_the_room_s_end(
     alice = await session.attach(PLUGIN)
     bob = await session.attach(PLUGIN)
     for handle, name in ((alice, "alice"), (bob, "bob")):
-        joined = await handle.message({"request": "join", "ptype": "publisher", "room": room,
-                                       "display": name})  # fmt: skip
+        joined = await handle.message(
+            {"request": "join", "ptype": "publisher", "room": room, "display": name}
+        )
         assert joined.data["videoroom"] == "joined"
     participants = {p.display: p for p in await rooms.list_participants(room)}
     assert set(participants) == {"alice", "bob"}
@@ -311,15 +312,19 @@ async def test_an_external_janus_is_used_without_starting_one(janus: Janus) -> N
 async def test_the_app_starts_and_stops_janus_when_enabled(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
-        ai={"preload": False, "llm": "openai-compatible",
-            "llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "none"},
+        ai={
+            "preload": False,
+            "llm": "openai-compatible",
+            "llm_base_url": "http://127.0.0.1:9/v1",
+            "llm_model": "none",
+        },
         janus={"enabled": True},
-    )  # fmt: skip
+    )
     engine = build_engine(settings)
     app = create_app(settings, engine=engine)
     try:
         async with app.router.lifespan_context(app):
-            janus: Janus = app.state.janus
+            janus: Janus = app.state.services.janus
             pid = supervisor_of(janus).pid
             assert pid is not None
             assert is_running(pid)

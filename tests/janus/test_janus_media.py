@@ -158,10 +158,16 @@ class Meeting:
         """Join the room as a publisher with this offer: the feed's id and Janus's answer."""
         handle = await self.session.attach(PLUGIN)
         joined = await handle.message(
-            {"request": "joinandconfigure", "ptype": "publisher", "room": self.room,
-             "display": "publisher", "audio": True, "video": True},
+            {
+                "request": "joinandconfigure",
+                "ptype": "publisher",
+                "room": self.room,
+                "display": "publisher",
+                "audio": True,
+                "video": True,
+            },
             {"type": "offer", "sdp": offer_sdp, "trickle": False},
-        )  # fmt: skip
+        )
         assert joined.data["videoroom"] == "joined", joined.data
         assert joined.jsep is not None
         assert joined.jsep["type"] == "answer"
@@ -187,9 +193,13 @@ class Meeting:
         pc.on("track", on_track)
         handle = await self.session.attach(PLUGIN)
         attached = await handle.message(
-            {"request": "join", "ptype": "subscriber", "room": self.room,
-             "streams": [{"feed": feed}]}
-        )  # fmt: skip
+            {
+                "request": "join",
+                "ptype": "subscriber",
+                "room": self.room,
+                "streams": [{"feed": feed}],
+            }
+        )
         assert attached.data["videoroom"] == "attached", attached.data
         assert attached.jsep is not None
         assert attached.jsep["type"] == "offer"
@@ -263,9 +273,7 @@ def jsep_of(pc: RTCPeerConnection) -> dict[str, Any]:
 
 def candidate_addresses(sdp: str) -> set[str]:
     """The connection addresses of the SDP's ICE candidates (`a=candidate:... udp PRIO ADDR`)."""
-    return {
-        line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:")
-    }  # fmt: skip
+    return {line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:")}
 
 
 async def next_event(handle: JanusHandle, kind: EventKind) -> JanusEvent:

@@ -99,8 +99,11 @@ def test_external_janus_secrets_are_redacted_from_logs(monkeypatch: pytest.Monke
 
 
 def test_messages_are_logged_without_secrets() -> None:
-    message = {"janus": "message", "apisecret": "a", "body": {"admin_key": "k", "pin": "1234",
-               "room": 7, "list": [{"secret": "s"}]}}  # fmt: skip
+    message = {
+        "janus": "message",
+        "apisecret": "a",
+        "body": {"admin_key": "k", "pin": "1234", "room": 7, "list": [{"secret": "s"}]},
+    }
     assert redact(message) == {
         "janus": "message",
         "apisecret": "***",

@@ -41,8 +41,12 @@ class Participant:
         loop = asyncio.get_running_loop()
         replies: list[asyncio.Future[Any]] = [loop.create_future() for _ in requests]
         for (event, payload), reply in zip(requests, replies, strict=True):
-            await self.sio.emit(event, payload, namespace=NAMESPACE,
-                                callback=lambda answer, f=reply: f.set_result(answer))  # fmt: skip
+            await self.sio.emit(
+                event,
+                payload,
+                namespace=NAMESPACE,
+                callback=lambda answer, f=reply: f.set_result(answer),
+            )
         return list(await asyncio.wait_for(asyncio.gather(*replies), within))
 
     async def join(self, meeting_id: str, name: str, **extra: Any) -> dict[str, Any]:

@@ -78,8 +78,9 @@ class RtcParticipant:
     publisher: RTCPeerConnection | None = None
     subscriber: RTCPeerConnection | None = None
     mids: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # mid -> (who, kind)
-    frames: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: {
-        "audio": 0, "video": 0}))  # fmt: skip
+    frames: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: {"audio": 0, "video": 0})
+    )
     first_frame_at: float | None = None
     negotiations: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -99,8 +100,9 @@ class RtcParticipant:
         await pc.setLocalDescription(await pc.createOffer())
         self.publisher = pc
         offer = {"type": "offer", "sdp": pc.localDescription.sdp}
-        reply = await self.client.request("publish", {"jsep": offer, "micOn": True,
-                                                      "cameraOn": True})  # fmt: skip
+        reply = await self.client.request(
+            "publish", {"jsep": offer, "micOn": True, "cameraOn": True}
+        )
         if reply["ok"]:
             await pc.setRemoteDescription(RTCSessionDescription(**reply["jsep"]))
         return dict(reply)
@@ -157,8 +159,9 @@ class RtcParticipant:
         """Until at least `video` and `audio` frames have come from each of `who`."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            if all(self.decoded(w, "video") >= video and self.decoded(w, "audio") >= audio
-                   for w in who):  # fmt: skip
+            if all(
+                self.decoded(w, "video") >= video and self.decoded(w, "audio") >= audio for w in who
+            ):
                 return
             await asyncio.sleep(0.05)
         counts = {w: dict(self.frames[w]) for w in who}

@@ -44,7 +44,7 @@ async def test_chat_in_many_meetings_queues_few_warm_ups_and_reports_them(
     tmp_path: Path, idle_engine: AIEngine
 ) -> None:
     async with serve_app(make_settings(tmp_path), idle_engine) as (_, app):
-        service: MeetingService = app.state.meetings
+        service: MeetingService = app.state.services.meetings
         llm = HeldLLM()
         model: LanguageModel = llm
         assistant = MeetingAssistant(model, service, AssistantConfig())

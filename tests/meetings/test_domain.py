@@ -85,8 +85,11 @@ READABLE = [
 
 @pytest.mark.parametrize("text", INVISIBLE)
 def test_text_that_shows_nothing_is_refused(text: str) -> None:
-    for name, limit, multiline in (("title", 120, False), ("displayName", 64, False),
-                                   ("text", 2000, True)):  # fmt: skip
+    for name, limit, multiline in (
+        ("title", 120, False),
+        ("displayName", 64, False),
+        ("text", 2000, True),
+    ):
         with pytest.raises(InvalidInputError, match="no visible character") as refused:
             clean_text(text, name, limit, multiline=multiline)
         assert refused.value.code == "INVISIBLE_TEXT"
@@ -186,9 +189,12 @@ async def test_the_registry_tells_its_listeners_in_order() -> None:
     unsubscribe()
     await registry.add(Participant(meeting_id, "Cy"))
     assert [e.kind for e in heard] == [
-        RoomEventKind.JOINED, RoomEventKind.JOINED, RoomEventKind.MUTED, RoomEventKind.LEFT,
+        RoomEventKind.JOINED,
+        RoomEventKind.JOINED,
+        RoomEventKind.MUTED,
+        RoomEventKind.LEFT,
         RoomEventKind.CLOSED,
-    ]  # fmt: skip
+    ]
     assert heard[-1].reason == "deleted"
     assert registry.count(meeting_id) == 1
 

@@ -102,13 +102,13 @@ async def _two_participants(ns: Netns, tmp_path: Path) -> None:
             await ben_stack.aclose()
             left = await ann.client.wait_for("participant-left")
             assert left["participantId"] == ben.id
-            media = app.state.meeting_media.get(ann.id)
+            media = app.state.services.media.get(ann.id)
             await eventually(
                 lambda: not [s for s in media.streams if s.active],
                 what="Ben's streams dropped from Ann's subscription",
             )
             await eventually(lambda: ann.negotiations > offers, what="Ann renegotiated")
-        await eventually(lambda: len(app.state.meeting_media) == 0, what="all media closed")
+        await eventually(lambda: len(app.state.services.media) == 0, what="all media closed")
 
 
 def test_join_publish_and_chat_sent_at_once_are_handled_in_order(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ async def _janus_restart(ns: Netns, tmp_path: Path) -> None:
             ann = await enter(stack, base, meeting["id"], "Ann")
             ben = await enter(stack, base, meeting["id"], "Ben")
             await ann.wait_decoding([ben.id])
-            supervisor = app.state.janus.server
+            supervisor = app.state.services.janus.server
             assert isinstance(supervisor, JanusSupervisor)
             old_pid = supervisor.pid
             assert old_pid is not None

@@ -22,8 +22,20 @@ from tests.meetings.client import connected, create_meeting
 
 pytestmark = pytest.mark.timeout(120)
 
-REQUESTS = ["publish", "unpublish", "subscriber-answer", "trickle", "media", "quality", "chat",
-            "ask", "kick", "mute", "end-meeting", "leave"]  # fmt: skip
+REQUESTS = [
+    "publish",
+    "unpublish",
+    "subscriber-answer",
+    "trickle",
+    "media",
+    "quality",
+    "chat",
+    "ask",
+    "kick",
+    "mute",
+    "end-meeting",
+    "leave",
+]
 
 
 @pytest.fixture
@@ -117,8 +129,12 @@ async def test_every_request_needs_a_join_and_a_valid_payload(app: tuple[str, An
         await person.join(meeting["id"], "A")
         bad: dict[str, list[Any]] = {
             "join": [None, "x", {"meetingId": 5}],
-            "publish": [None, {"jsep": {"type": "offer"}}, {"jsep": {"type": "pranswer",
-                        "sdp": "v=0 " * 10}}, {"jsep": {"type": "answer", "sdp": "v=0 " * 10}}],
+            "publish": [
+                None,
+                {"jsep": {"type": "offer"}},
+                {"jsep": {"type": "pranswer", "sdp": "v=0 " * 10}},
+                {"jsep": {"type": "answer", "sdp": "v=0 " * 10}},
+            ],
             "subscriber-answer": [{"jsep": "nope"}, {"jsep": {"type": "offer", "sdp": "v" * 20}}],
             "trickle": [{"target": "both"}, {"target": "publisher", "candidate": {"x": 1}}],
             "media": [{"micOn": "loud"}, [1, 2]],
@@ -127,7 +143,7 @@ async def test_every_request_needs_a_join_and_a_valid_payload(app: tuple[str, An
             "ask": [{}, {"question": ["a"]}],
             "kick": [{}, {"participantId": ""}],
             "mute": [{"participantId": "a", "mute": "maybe"}],
-        }  # fmt: skip
+        }
         for event, payloads in bad.items():
             for payload in payloads:
                 reply = await person.request(event, payload)
@@ -204,8 +220,11 @@ async def test_host_actions_are_the_hosts_alone(app: tuple[str, Any]) -> None:
         await host.join(meeting["id"], "Host", hostToken=token)
         await guest.join(meeting["id"], "Guest")
         await other.join(meeting["id"], "Other")
-        host_only = [("kick", {"participantId": other.id}),
-                     ("mute", {"participantId": other.id}), ("end-meeting", {})]  # fmt: skip
+        host_only = [
+            ("kick", {"participantId": other.id}),
+            ("mute", {"participantId": other.id}),
+            ("end-meeting", {}),
+        ]
         for event, payload in host_only:
             reply = await guest.request(event, payload)
             assert reply["error"]["code"] == "NOT_HOST", (event, reply)
@@ -214,8 +233,9 @@ async def test_host_actions_are_the_hosts_alone(app: tuple[str, Any]) -> None:
 
         await host.ok("mute", {"participantId": guest.id})
         assert (await guest.wait_for("muted-by-host"))["muted"] is True
-        updated = await other.wait_for("participant-updated", lambda p: p["participant"]["id"]
-                                       == guest.id)  # fmt: skip
+        updated = await other.wait_for(
+            "participant-updated", lambda p: p["participant"]["id"] == guest.id
+        )
         assert updated["participant"]["mutedByHost"] is True
         refused = await guest.request("media", {"micOn": True})
         assert refused["error"]["code"] == "MUTED_BY_HOST"

@@ -38,7 +38,7 @@ def rss_anon(pid: int) -> int:
 
 async def metrics(base: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        body: dict[str, Any] = (await http.get("/metrics")).json()
+        body: dict[str, Any] = (await http.get("/metrics?format=json")).json()
         return body
 
 
@@ -87,8 +87,10 @@ async def test_chat_in_many_meetings_leaves_memory_flat_after_warm_up(server: Li
     await settled(server.url)
     end = rss_anon(pid)
     caches = (await metrics(server.url))["caches"]
-    print(f"anonymous memory {start / MiB:.0f} MiB at start, +{(warm - start) / MiB:.1f} after "
-          f"3 meetings, +{(end - warm) / MiB:.1f} after 8 more; caches {caches}")  # fmt: skip
+    print(
+        f"anonymous memory {start / MiB:.0f} MiB at start, +{(warm - start) / MiB:.1f} after "
+        f"3 meetings, +{(end - warm) / MiB:.1f} after 8 more; caches {caches}"
+    )
     assert end - start < STATE_CACHE + 96 * MiB, "grew past the state cache's limit"  # was 0.7 GB
     assert end - warm < 48 * MiB, "still growing after the warm-up"
     states = caches["llmStates"]

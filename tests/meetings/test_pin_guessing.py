@@ -28,9 +28,11 @@ LOCKOUT_S = 2.0  # the first lockout; long enough that a loaded machine still se
 @pytest.fixture
 async def app(tmp_path: Path, idle_engine: AIEngine) -> AsyncIterator[tuple[str, Any]]:
     settings = make_settings(
-        tmp_path, **IDLE_AI, webrtc={"stun_server_urls": []},
+        tmp_path,
+        **IDLE_AI,
+        webrtc={"stun_server_urls": []},
         meetings={"pin_lockout_base_s": LOCKOUT_S},
-    )  # fmt: skip
+    )
     async with serve_app(settings, idle_engine) as running:
         yield running
 
@@ -56,8 +58,12 @@ async def test_rapid_guesses_from_one_address_are_locked_out_and_the_host_is_tol
     guesses = [f"{n:06d}" for n in range(40)]
     async with connected(base) as host:
         await host.join(meeting["id"], "Host", hostToken=token)
-        async with connected(base) as a, connected(base) as b, connected(base) as c, \
-                connected(base) as d:  # fmt: skip
+        async with (
+            connected(base) as a,
+            connected(base) as b,
+            connected(base) as c,
+            connected(base) as d,
+        ):
             bursts = [
                 attacker.burst(*(join(meeting["id"], pin) for pin in guesses[n::4]))
                 for n, attacker in enumerate((a, b, c, d))

@@ -29,8 +29,8 @@ def packet(sequence: int) -> RtpPacket:
 def test_each_packet_in_order_is_a_frame_at_once_and_a_late_one_is_dropped() -> None:
     buffer = PassThroughAudio()
     out = [buffer.add(packet(s))[1] for s in (65534, 65535, 0, 1, 3)]
-    assert [f.timestamp if f else None for f in out] == [65534 * FRAME, 65535 * FRAME, 0, FRAME,
-                                                         3 * FRAME]  # fmt: skip
+    expected = [65534 * FRAME, 65535 * FRAME, 0, FRAME, 3 * FRAME]
+    assert [f.timestamp if f else None for f in out] == expected
     assert buffer.add(packet(2)) == (False, None)  # came after 3: too late for the listener
     assert buffer.add(packet(1)) == (False, None)  # a duplicate
     assert buffer.dropped == 2

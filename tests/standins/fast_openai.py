@@ -72,9 +72,12 @@ class SpeechCache:
 
 def _chunk(model: str, delta: dict[str, str], finish: str | None = None) -> str:
     body = {
-        "id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": int(time.time()),
-        "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }  # fmt: skip
+        "id": "chatcmpl-standin",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return f"data: {json.dumps(body)}\n\n"
 
 

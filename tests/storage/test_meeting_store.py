@@ -158,6 +158,8 @@ async def test_assistant_exchanges_are_stored_asked_then_answered(
     assert loaded == [first, second]
     assert loaded[0].first_chunk_ms == pytest.approx(412.5)
     assert (loaded[1].status, loaded[1].answer, loaded[1].error) == (
-        ExchangeStatus.FAILED, "회의는", "llm:local failed",
-    )  # fmt: skip
+        ExchangeStatus.FAILED,
+        "회의는",
+        "llm:local failed",
+    )
     assert [e.question for e in await store.recent_exchanges(meeting.id, 1)] == ["요약해 주세요"]

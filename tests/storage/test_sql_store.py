@@ -35,7 +35,7 @@ def a_call(number: str = "010-1234-5678", at: datetime = T0) -> Call:
 async def test_migrations_reach_head_and_are_idempotent(database: Database) -> None:
     assert head_revision() == "0003"
     assert await database.current_revision() == "0003"
-    assert await database.upgrade() == "0003"
+    assert await database.upgrade() == head_revision()
 
     def tables(sync: Connection) -> set[str]:
         return set(inspect(sync).get_table_names())
@@ -53,7 +53,7 @@ async def test_migrations_downgrade_and_upgrade_again(database: Database) -> Non
     async with database.engine.begin() as conn:
         await conn.run_sync(downgrade)
     assert await database.current_revision() is None
-    assert await database.upgrade() == "0003"
+    assert await database.upgrade() == head_revision()
 
 
 async def test_call_round_trip_keeps_every_field(store: SqlCallStore) -> None:
@@ -202,10 +202,17 @@ async def test_turns_are_numbered_and_keep_their_content(store: SqlCallStore) ->
     call = a_call()
     await store.add_call(call)
     user = Turn(
-        call_id=call.id, index=-1, role=Role.USER, text="환불하고 싶어요 😡", language="ko",
-        sentiment=Sentiment.NEGATIVE, sentiment_score=0.91, started_at=T0, ended_at=T0,
+        call_id=call.id,
+        index=-1,
+        role=Role.USER,
+        text="환불하고 싶어요 😡",
+        language="ko",
+        sentiment=Sentiment.NEGATIVE,
+        sentiment_score=0.91,
+        started_at=T0,
+        ended_at=T0,
         latency_ms={"stt": 241.5, "stages": {"vad": 12}},
-    )  # fmt: skip
+    )
     reply = Turn(call_id=call.id, index=-1, role=Role.ASSISTANT, text="죄송합니다.", started_at=T0)
     assert [t.index for t in await store.append_turns([user, reply])] == [0, 1]
     turns = await store.list_turns(call.id)

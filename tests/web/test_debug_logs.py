@@ -49,9 +49,11 @@ async def join_meeting(base: str, transport: str, meeting_id: str, token: str) -
         await client.connect(base, namespaces=["/meetings"], transports=[transport])
         try:
             joined = await client.call(
-                "join", {"pin": PIN, **extra, "meetingId": meeting_id, "displayName": name},
-                namespace="/meetings", timeout=15,
-            )  # fmt: skip
+                "join",
+                {"pin": PIN, **extra, "meetingId": meeting_id, "displayName": name},
+                namespace="/meetings",
+                timeout=15,
+            )
             assert joined["ok"] is True, joined
             await client.call("chat", {"text": f"my pin is {PIN}"}, namespace="/meetings")
         finally:

@@ -74,8 +74,9 @@ def raw_head(base: str, path: str) -> bytes:
     """A HEAD request on a bare socket; everything the server sent before closing."""
     url = urlsplit(base)
     with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
-        conn.sendall(f"HEAD {path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: close\r\n\r\n"
-                     .encode())  # fmt: skip
+        conn.sendall(
+            f"HEAD {path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: close\r\n\r\n".encode()
+        )
         received = b""
         while chunk := conn.recv(65536):
             received += chunk
@@ -114,7 +115,7 @@ async def test_readyz_is_503_while_writes_fail_and_ready_again_after(
     app: tuple[str, Any],
 ) -> None:
     base, http_app = app
-    database = Path(http_app.state.database.url.database)
+    database = Path(http_app.state.services.database.url.database)
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         assert (await readiness(http))[0] == 200
         await asyncio.sleep(2.1)  # past the last probe's time
@@ -156,7 +157,7 @@ async def test_a_storage_failure_on_the_meetings_socket_is_told_in_our_words(
     app: tuple[str, Any],
 ) -> None:
     base, http_app = app
-    database = Path(http_app.state.database.url.database)
+    database = Path(http_app.state.services.database.url.database)
     meeting, token = await create_meeting(base, hostName="Mina")
     async with connected(base) as host:
         await host.join(meeting["id"], "Mina", hostToken=token)
@@ -173,7 +174,7 @@ async def test_a_storage_failure_on_the_signaling_socket_is_told_in_our_words(
     app: tuple[str, Any],
 ) -> None:
     base, http_app = app
-    database = Path(http_app.state.database.url.database)
+    database = Path(http_app.state.services.database.url.database)
     async with httpx.AsyncClient(base_url=base) as http:
         created = await http.post("/api/v1/calls", json={"callerNumber": "01012345678"})
     call = created.json()["data"]["call"]

@@ -104,7 +104,7 @@ async def closed(ws: ClientConnection) -> bool:
 
 async def metrics(base: str) -> dict[str, int]:
     async with httpx.AsyncClient(base_url=base) as http:
-        figures: dict[str, int] = (await http.get("/metrics")).json()["sockets"]
+        figures: dict[str, int] = (await http.get("/metrics?format=json")).json()["sockets"]
         return figures
 
 
@@ -117,8 +117,9 @@ def problems(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def warnings_of_packets(caplog: pytest.LogCaptureFixture) -> int:
-    return sum(r.name == "parley.web.packets" and r.levelno == logging.WARNING
-               for r in caplog.records)  # fmt: skip
+    return sum(
+        r.name == "parley.web.packets" and r.levelno == logging.WARNING for r in caplog.records
+    )
 
 
 async def websocket_garbage(base: str, frames: list[str]) -> None:

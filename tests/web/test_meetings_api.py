@@ -61,7 +61,7 @@ def client(app_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
 
 @pytest.fixture
 def service(app_client: tuple[FastAPI, httpx.AsyncClient]) -> MeetingService:
-    meetings: MeetingService = app_client[0].state.meetings
+    meetings: MeetingService = app_client[0].state.services.meetings
     return meetings
 
 
@@ -79,20 +79,34 @@ def bearer(token: str) -> dict[str, str]:
 async def test_create_answers_the_meeting_and_a_host_token(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v1/meetings",
-        json={"title": "  설계 리뷰 🎥 ", "pin": "0042", "maxPublishers": 4, "videoCodec": "h264",
-              "bitrate": 512000, "hostName": "Mina"},
-    )  # fmt: skip
+        json={
+            "title": "  설계 리뷰 🎥 ",
+            "pin": "0042",
+            "maxPublishers": 4,
+            "videoCodec": "h264",
+            "bitrate": 512000,
+            "hostName": "Mina",
+        },
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["success"] is True
     meeting = body["data"]["meeting"]
     assert uuid.UUID(meeting["id"])
     assert meeting == {
-        "id": meeting["id"], "title": "설계 리뷰 🎥", "pinRequired": True, "maxPublishers": 4,
-        "videoCodec": "h264", "bitrate": 512000, "hostName": "Mina", "status": "active",
-        "createdAt": meeting["createdAt"], "endedAt": None, "participantCount": 0,
+        "id": meeting["id"],
+        "title": "설계 리뷰 🎥",
+        "pinRequired": True,
+        "maxPublishers": 4,
+        "videoCodec": "h264",
+        "bitrate": 512000,
+        "hostName": "Mina",
+        "status": "active",
+        "createdAt": meeting["createdAt"],
+        "endedAt": None,
+        "participantCount": 0,
         "mediaReady": False,
-    }  # fmt: skip
+    }
     assert ISO_MS_Z.match(meeting["createdAt"])
     assert "0042" not in response.text  # the PIN is never given back
     claims = jwt.decode(
@@ -269,8 +283,11 @@ async def test_host_actions_need_this_meeting_s_token(client: httpx.AsyncClient)
     meeting, _ = await create(client)
     _, other_token = await create(client, title="other")
     base = f"/api/v1/meetings/{meeting['id']}"
-    for path in (f"{base}/end", f"{base}/participants/someone/kick",
-                 f"{base}/participants/someone/mute"):  # fmt: skip
+    for path in (
+        f"{base}/end",
+        f"{base}/participants/someone/kick",
+        f"{base}/participants/someone/mute",
+    ):
         assert (await client.post(path)).status_code == 401
         assert (await client.post(path, headers=bearer(other_token))).status_code == 403
 
@@ -386,7 +403,7 @@ async def test_wrong_pins_lock_admission_even_for_the_right_pin_but_never_the_ho
 ) -> None:
     meetings = {"token_secret": SECRET, "pin_lockout_base_s": 0.3}
     async with running(tmp_path, idle_engine, meetings=meetings) as (app, client):
-        service: MeetingService = app.state.meetings
+        service: MeetingService = app.state.services.meetings
         locked, token = await create(client, pin="482913")
         tab = Guesser.at("192.0.2.10", "tab-1")
         for _ in range(3):

@@ -45,8 +45,10 @@ async def test_other_connections_are_not_held_up() -> None:
 async def test_many_events_run_strictly_in_the_order_they_arrived() -> None:
     lanes, log = Lanes(), list[str]()
     delays = [0.003 * ((7 * i) % 5) for i in range(40)]  # slow and fast ones mixed
-    tasks = [asyncio.create_task(lanes.run("a", 1, handler(log, str(i), d))) for i, d in
-             enumerate(delays)]  # fmt: skip
+    tasks = [
+        asyncio.create_task(lanes.run("a", 1, handler(log, str(i), d)))
+        for i, d in enumerate(delays)
+    ]
     await asyncio.gather(*tasks)
     assert log == [f"{kind} {i}" for i in range(40) for kind in ("start", "end")]
 

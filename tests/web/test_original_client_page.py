@@ -148,7 +148,7 @@ async def test_the_original_clients_example_page_calls_parley_unchanged(
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             for _ in range(100):
                 call = (await http.get(f"/api/v1/calls/{call_id}")).json()["data"]["call"]
-                live = (await http.get("/metrics")).json()["media"]["liveCalls"]
+                live = (await http.get("/metrics?format=json")).json()["media"]["liveCalls"]
                 if call["status"] == "ENDED" and live == 0:
                     break
                 await asyncio.sleep(0.1)
@@ -173,5 +173,6 @@ async def conversation_until(
             if [t["role"] for t in turns][: len(roles)] == roles:
                 return turns
             await asyncio.sleep(0.25)
-    raise AssertionError(f"the conversation did not reach {roles} in {within}s: {turns}\n"
-                         f"{live.log()[-3000:]}")  # fmt: skip
+    raise AssertionError(
+        f"the conversation did not reach {roles} in {within}s: {turns}\n{live.log()[-3000:]}"
+    )

@@ -38,18 +38,29 @@ def settings(
 @pytest.mark.parametrize(
     ("env", "origins", "allowed", "refused"),
     [
-        ("development", [], ["http://localhost:5500", "http://127.0.0.1:8080", "null",
-                             "http://[::1]:3001"],
-         ["https://evil.example", "http://localhost.evil.example", "http://127.0.0.1.nip.io"]),
+        (
+            "development",
+            [],
+            ["http://localhost:5500", "http://127.0.0.1:8080", "null", "http://[::1]:3001"],
+            ["https://evil.example", "http://localhost.evil.example", "http://127.0.0.1.nip.io"],
+        ),
         ("test", [], ["http://localhost:5500"], ["https://evil.example"]),
         ("production", [], [], ["http://localhost:5500", "null", "https://evil.example"]),
-        ("production", ["https://app.example"], ["https://app.example"],
-         ["http://localhost:5500", "https://evil.example", "null"]),
-        ("development", ["https://app.example"], ["https://app.example"],
-         ["http://localhost:5500", "https://evil.example"]),
+        (
+            "production",
+            ["https://app.example"],
+            ["https://app.example"],
+            ["http://localhost:5500", "https://evil.example", "null"],
+        ),
+        (
+            "development",
+            ["https://app.example"],
+            ["https://app.example"],
+            ["http://localhost:5500", "https://evil.example"],
+        ),
         ("development", ["*"], ["https://anyone.example", "http://localhost:1"], []),
     ],
-)  # fmt: skip
+)
 def test_the_policy(
     tmp_path: Path, env: str, origins: list[str], allowed: list[str], refused: list[str]
 ) -> None:
@@ -68,9 +79,12 @@ async def preflight(base: str, origin: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=base) as http:
         return await http.options(
             "/api/v1/calls",
-            headers={"origin": origin, "access-control-request-method": "POST",
-                     "access-control-request-headers": "content-type"},
-        )  # fmt: skip
+            headers={
+                "origin": origin,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
 
 
 async def socket_connects(base: str, origin: str | None, transport: str) -> bool:
@@ -78,9 +92,12 @@ async def socket_connects(base: str, origin: str | None, transport: str) -> bool
     headers = {"Origin": origin} if origin else {}
     try:
         await client.connect(
-            base, namespaces=["/signaling"], transports=[transport], headers=headers,
+            base,
+            namespaces=["/signaling"],
+            transports=[transport],
+            headers=headers,
             wait_timeout=5,
-        )  # fmt: skip
+        )
         await client.eio.disconnect(abort=True)  # a long poll would otherwise run to its end
     except socketio.exceptions.ConnectionError:
         return False
@@ -115,9 +132,10 @@ async def test_development_lets_a_page_from_another_port_or_a_file_in(tmp_path: 
             assert answer.headers["access-control-allow-origin"] == origin
             async with httpx.AsyncClient(base_url=base) as http:
                 created = await http.post(
-                    "/api/v1/calls", json={"callerNumber": "01012345678"},
+                    "/api/v1/calls",
+                    json={"callerNumber": "01012345678"},
                     headers={"origin": origin},
-                )  # fmt: skip
+                )
             assert created.status_code == 201
             assert created.headers["access-control-allow-origin"] == origin
         assert not await socket_connects(base, "https://evil.example", "websocket")
@@ -143,9 +161,10 @@ async def test_engineio_requests_without_an_origin_are_served(tmp_path: Path) ->
             assert '"sid"' in handshake.text
             assert "access-control-allow-origin" not in handshake.headers
             own = await http.get(
-                "/socket.io/", params={"EIO": "4", "transport": "polling"},
+                "/socket.io/",
+                params={"EIO": "4", "transport": "polling"},
                 headers={"origin": base},
-            )  # fmt: skip
+            )
             assert own.status_code == 200, own.text
             assert own.headers["access-control-allow-origin"] == base
 

@@ -18,10 +18,15 @@ MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30")
 
 def test_api_conforms_to_its_schema_and_never_fails(live_server: LiveServer) -> None:
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "run",
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
         f"{live_server.url}/api/openapi.json",
-        "--checks", "all", "--max-examples", MAX_EXAMPLES, "--no-color",
-    ]  # fmt: skip
+        "--checks",
+        "all",
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--no-color",
+    ]
     if seed := os.environ.get("SCHEMATHESIS_SEED"):
         command += ["--seed", seed]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)

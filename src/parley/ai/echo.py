@@ -35,6 +35,7 @@ import numpy.typing as npt
 from parley.ai.base import Pcm16, Samples
 
 FRAME_S = 0.02
+# Kept as two rows that read as one scale: ruff format would give each edge a line of its own.
 _EDGES_HZ = (150, 250, 350, 500, 650, 800, 1000, 1200, 1450, 1700, 2000, 2300, 2650, 3000, 3500,
              4000, 5000)  # fmt: skip
 _FLOOR = 1e-7

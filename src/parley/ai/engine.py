@@ -19,6 +19,7 @@ from parley.ai.base import (
     AudioChunk,
     Language,
     LanguageModel,
+    Loadable,
     SentimentAnalyzer,
     SpeechToText,
     TextToSpeech,
@@ -26,6 +27,7 @@ from parley.ai.base import (
 )
 from parley.ai.vad import SileroVAD
 from parley.config import Settings
+from parley.tasks import CloseOnce
 
 log = logging.getLogger("parley.ai")
 
@@ -37,23 +39,25 @@ class AIEngine:
     tts: TextToSpeech
     vad: VoiceActivity
     sentiment: SentimentAnalyzer
-    _closed: bool = field(default=False, repr=False)
+    _closer: CloseOnce = field(default_factory=CloseOnce, repr=False)
 
     async def load(self) -> None:
         """Load every local model now (in threads) rather than on the first call."""
-        parts = [self.stt, self.llm, self.tts, self.sentiment]
-        await asyncio.gather(*(part.load() for part in parts if hasattr(part, "load")))
+        await _load_all([self.stt, self.llm, self.tts, self.sentiment])
 
     def describe(self) -> dict[str, str]:
         return {
-            "stt": self.stt.name, "llm": self.llm.name, "tts": self.tts.name,
+            "stt": self.stt.name,
+            "llm": self.llm.name,
+            "tts": self.tts.name,
             "sentiment": self.sentiment.name,
-        }  # fmt: skip
+        }
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        """Close every part; a second or concurrent call waits for the first."""
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         for part in (self.sentiment, self.tts, self.llm, self.stt, self.vad):
             try:
                 await part.aclose()
@@ -72,8 +76,7 @@ class LocalTTS:
         self._defaults = defaults
 
     async def load(self) -> None:
-        engines = self._engines.values()
-        await asyncio.gather(*(e.load() for e in engines if hasattr(e, "load")))
+        await _load_all(list(self._engines.values()))
 
     def voices(self) -> dict[Language, list[str]]:
         return {lang: engine.voices().get(lang, []) for lang, engine in self._engines.items()}
@@ -87,6 +90,11 @@ class LocalTTS:
     async def aclose(self) -> None:
         for engine in self._engines.values():
             await engine.aclose()
+
+
+async def _load_all(parts: list[object]) -> None:
+    """Load, at once, the parts that have weights to load (`Loadable`); the rest need nothing."""
+    await asyncio.gather(*(part.load() for part in parts if isinstance(part, Loadable)))
 
 
 def install_local_models(settings: Settings) -> dict[str, Path]:
@@ -141,10 +149,13 @@ def _llm(settings: Settings) -> LanguageModel:
 
         path = ai.llm_model_path or assets.QWEN_05B.path(ai.models_path)
         return LlamaCppLLM(
-            path, context=ai.llm_context, threads=ai.llm_threads,
-            batch_threads=ai.llm_batch_threads, temperature=ai.llm_temperature,
+            path,
+            context=ai.llm_context,
+            threads=ai.llm_threads,
+            batch_threads=ai.llm_batch_threads,
+            temperature=ai.llm_temperature,
             state_cache_bytes=ai.llm_state_cache_bytes,
-        )  # fmt: skip
+        )
     from parley.ai.openai_providers import OpenAIChatLLM
 
     if ai.llm == "ollama":

@@ -44,9 +44,11 @@ class OpenAISTT:
         options: dict[str, Any] = {"language": language.value} if language else {}
         try:
             result = await self._client.audio.transcriptions.create(
-                model=self._model, file=("speech.wav", wav, "audio/wav"),
-                response_format="verbose_json", **options,
-            )  # fmt: skip
+                model=self._model,
+                file=("speech.wav", wav, "audio/wav"),
+                response_format="verbose_json",
+                **options,
+            )
         except openai.OpenAIError as exc:
             raise _failure("stt:openai", exc) from exc
         heard = _LANGUAGE_NAMES.get(str(getattr(result, "language", "")).lower())
@@ -77,9 +79,12 @@ class OpenAIChatLLM:
         prompt: Any = [{"role": m.role, "content": m.content} for m in messages]
         try:
             stream = await self._client.chat.completions.create(
-                model=self._model, messages=prompt, stream=True, max_tokens=max_tokens,
+                model=self._model,
+                messages=prompt,
+                stream=True,
+                max_tokens=max_tokens,
                 temperature=self._temperature,
-            )  # fmt: skip
+            )
             async with stream:
                 async for chunk in stream:
                     if chunk.choices and (text := chunk.choices[0].delta.content):

@@ -31,6 +31,10 @@ Method (VADER-like, one pass, pure Python, tens of microseconds per utterance):
    label: 0.5 + 0.5·tanh(|s|/3) for positive/negative (in [0.5, 1)), and for neutral
    0.5 + 0.4·(1 - |s|) (0.9 with no sentiment word at all, falling towards 0.5 at the band's edge).
 
+The vocabulary is data, kept apart from these rules: `lexicon/en.toml` and `lexicon/ko.toml` beside
+this module hold the words, stems and weights, negators, intensifiers and sarcasm cues, with a
+comment on the role of each table; they are read once, at import, and ship in the package.
+
 Known limits: it reads words, not meaning. Sarcasm without a listed cue ("Sure, take your time,
 it's only my money") reads as positive; implicit complaints without a sentiment word ("I was
 charged twice", "세 번이나 전화했어요") read as neutral; domain words that are bad only in context
@@ -46,10 +50,12 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
-from parley.ai.base import Language, SentimentScore
-from parley.calls.domain import Sentiment
+from parley.ai.base import Language, Sentiment, SentimentScore
 
 NEUTRAL_BAND = 1.0
 NEGATED_POSITIVE = -1.0  # "not good" is as bad as "good" is good
@@ -93,134 +99,64 @@ class _Reading:
     question: bool = False
 
 
+# ------------------------------------------------------------------------------------- vocabulary
+
+
+class _Lexicon:
+    """One language's vocabulary, read once from `lexicon/<language>.toml`, where people edit it.
+
+    The checks are those TOML does not make, so that an editing slip fails loudly at import:
+    weights are numbers, word lists are lists of strings, and the tables merged into one
+    (words and sarcasm markers) share no key.
+    """
+
+    def __init__(self, language: str) -> None:
+        self.source = f"lexicon/{language}.toml"
+        resource = resources.files("parley.ai") / "lexicon" / f"{language}.toml"
+        self._data = tomllib.loads(resource.read_text(encoding="utf-8"))
+
+    def weights(self, *tables: str) -> dict[str, float]:
+        """The entries of `tables` in one dict; a key in two of them is an error."""
+        merged: dict[str, float] = {}
+        for table in tables:
+            for key, weight in self._table(table).items():
+                if key in merged:
+                    raise ValueError(f"{self.source}: {key!r} of [{table}] is in another table")
+                if isinstance(weight, bool) or not isinstance(weight, int | float):
+                    raise ValueError(f"{self.source}: {key!r} of [{table}] needs a number")
+                merged[key] = float(weight)
+        return merged
+
+    def words(self, name: str) -> tuple[str, ...]:
+        """The word list `name` of the [roles] table, in file order."""
+        words = self._table("roles").get(name)
+        if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+            raise ValueError(f"{self.source}: [roles] {name} must be a list of strings")
+        return tuple(words)
+
+    def _table(self, name: str) -> dict[str, Any]:
+        table = self._data.get(name)
+        if not isinstance(table, dict):
+            raise ValueError(f"{self.source}: no [{name}] table")
+        return table
+
+
 # ---------------------------------------------------------------------------------------- English
 
-EN_WORDS: dict[str, float] = {
-    # positive
-    "good": 1.5, "nice": 1.5, "great": 2.5, "fine": 0.5, "okay": 0.3, "ok": 0.3, "cool": 1.0,
-    "excellent": 3.0, "amazing": 3.0, "awesome": 3.0, "fantastic": 3.0, "wonderful": 3.0,
-    "outstanding": 3.0, "perfect": 2.5, "perfectly": 1.5, "brilliant": 3.0, "superb": 3.0,
-    "terrific": 3.0, "fabulous": 3.0, "lovely": 2.5, "beautiful": 2.0, "impressive": 2.5,
-    "impressed": 2.5, "love": 2.5, "loved": 2.5, "loves": 2.5, "best": 2.5, "better": 1.0,
-    "thanks": 2.0, "thank": 2.0, "thankful": 2.5, "grateful": 2.5, "cheers": 1.0,
-    "happy": 2.0, "glad": 2.0, "pleased": 2.0, "delighted": 3.0, "thrilled": 3.0,
-    "satisfied": 2.0, "relieved": 2.0, "relief": 1.5, "helpful": 2.0, "helped": 1.0,
-    "kind": 1.5, "friendly": 1.5, "polite": 1.5, "patient": 1.0, "professional": 1.5,
-    "quick": 1.0, "fast": 1.0, "quickly": 0.5, "easy": 1.0, "easier": 1.0,
-    "efficient": 1.5, "reliable": 1.5, "resolved": 1.5, "solved": 1.5,
-    "fixed": 1.5, "sorted": 1.0, "works": 0.5, "worked": 0.5, "working": 0.5,
-    "recommend": 1.5, "pleasure": 2.0, "enjoy": 1.5, "enjoyed": 1.5, "welcome": 1.0,
-    "lucky": 1.5, "fortunately": 1.0, "improved": 1.5, "success": 2.0, "successful": 2.0,
-    "worth": 1.0, "lifesaver": 3.0, "hero": 2.0, "legend": 2.0, "bless": 2.0, "yay": 2.0,
-    "superstar": 2.5, "sweet": 1.0, "glorious": 2.5, "right": 0.0, "sure": 0.0,
-    # negative
-    "bad": -2.0, "worse": -2.0, "worst": -3.0, "poor": -1.5, "terrible": -3.0,
-    "horrible": -3.0, "awful": -3.0, "hate": -3.0, "hated": -3.0, "disgusting": -3.0,
-    "ridiculous": -2.5, "unacceptable": -3.0, "pathetic": -3.0, "useless": -2.5,
-    "unhelpful": -2.5, "incompetent": -3.0, "rude": -2.5, "angry": -2.5, "furious": -3.0,
-    "mad": -2.0, "upset": -2.0, "unhappy": -2.0, "sad": -1.5, "worried": -1.5,
-    "concerned": -1.0, "confused": -1.0, "confusing": -1.5, "wrong": -1.5, "broken": -2.0,
-    "broke": -1.5, "damaged": -2.0, "defective": -2.0, "faulty": -2.0, "problem": -1.0,
-    "problems": -1.0, "issue": -0.5, "issues": -0.5, "error": -1.0, "errors": -1.0,
-    "fail": -1.5, "failed": -1.5, "fails": -1.5, "failure": -1.5, "late": -1.0,
-    "delayed": -1.5, "delay": -1.0, "slow": -1.5, "forever": -1.5, "ages": -0.5,
-    "waited": -1.0, "overcharged": -2.5, "scam": -3.0, "lied": -2.5, "liar": -3.0,
-    "lie": -1.5, "complaint": -1.5, "complain": -1.5, "mess": -2.0, "messed": -2.0,
-    "screwed": -2.5, "nightmare": -3.0, "joke": -1.5, "waste": -2.0, "wasted": -2.0,
-    "ignored": -2.0, "disconnected": -1.5, "stuck": -1.5, "missing": -1.5, "lost": -1.5,
-    "impossible": -1.5, "difficult": -1.0, "hassle": -1.5, "pain": -1.5, "shame": -1.5,
-    "unfortunately": -1.0, "urgent": -0.5, "emergency": -1.0, "seriously": -1.0,
-    "unbelievable": -2.0, "insane": -2.0, "crazy": -1.5, "damn": -2.0, "hell": -2.0,
-    "crap": -2.5, "stupid": -2.5, "dumb": -2.0, "garbage": -3.0, "trash": -2.5,
-    "sucks": -2.5, "suck": -2.0, "kidding": -1.5, "expensive": -1.0, "overpriced": -2.0,
-    "stopped": -1.0, "cancelled": -0.5, "ugh": -1.5, "sick": -1.5, "tired": -1.0,
-    "stressed": -2.0, "stressful": -2.0, "scared": -1.5, "afraid": -1.0, "disaster": -3.0,
-    "outrageous": -3.0, "shocking": -2.0, "embarrassing": -2.0, "fraud": -3.0, "long": -0.5,
-    "acceptable": 1.0, "valued": 1.5, "patience": 1.0, "fault": -1.0, "mistake": -1.5,
-    "mistakes": -1.5, "mistaken": -1.0, "lose": -1.5, "waiting": -0.5, "stolen": -2.0,
-    "hacked": -2.0, "dented": -1.5, "scratched": -1.0, "anxious": -1.5, "livid": -3.0,
-    "fuming": -2.5, "unreasonable": -2.0,
-    # multi-word expressions (merged into one token before lookup)
-    "no_problem": 1.0, "not_a_problem": 1.0, "no_problems": 1.0, "no_worries": 1.0,
-    "no_complaints": 1.5, "no_issues": 1.0, "spot_on": 2.0, "i'd_appreciate": 0.0,
-    "would_appreciate": 0.0,
-    "all_good": 1.0, "all_right": 0.5, "alright": 0.5, "well_done": 2.0,
-    "made_my_day": 3.0, "above_and_beyond": 2.5, "so_far_so_good": 1.5, "thanks_again": 2.0,
-    "good_morning": 0.0, "good_afternoon": 0.0, "good_evening": 0.0, "good_night": 0.0,
-    "good_day": 0.0, "no_rush": 0.0, "no_hurry": 0.0, "kind_of": 0.0, "not_sure": 0.0,
-    "on_hold": -1.0, "fed_up": -2.5, "rip_off": -2.5, "ripped_off": -2.5, "hung_up": -1.5,
-    "let_down": -2.0, "waste_of_time": -2.5, "could_be_better": -1.5, "cut_off": -1.0,
-    "went_wrong": -1.5, "give_up": -1.5, "gave_up": -1.5, "sick_of": -2.5, "tired_of": -2.0,
-    "had_enough": -2.5, "never_again": -2.0, "run_around": -2.0, "runaround": -2.0,
-    "thanks_for_nothing": -3.0, "yeah_right": -2.0, "fat_chance": -2.0,
-    # sarcasm markers: literal weight; flipped when the context is a complaint
-    "oh_great": 2.0, "oh_wonderful": 2.0, "oh_perfect": 2.0, "oh_fantastic": 2.0,
-    "oh_brilliant": 2.0, "oh_lovely": 2.0, "oh_nice": 1.5, "oh_good": 1.5, "oh_joy": 1.5,
-    "just_great": 2.0, "just_wonderful": 2.0, "just_perfect": 2.0, "just_fantastic": 2.0,
-    "just_lovely": 2.0, "just_brilliant": 2.0, "just_amazing": 2.0,
-    "just_what_i_needed": 2.0, "what_a_surprise": 0.0, "big_surprise": 0.0,
-    "how_nice": 1.5, "how_lovely": 1.5, "how_wonderful": 2.0, "love_how": 1.5,
-    "just_love": 2.0, "great_job": 2.0, "nice_job": 2.0, "nice_one": 1.5, "way_to_go": 1.5,
-    "nice_going": 1.5,
-}  # fmt: skip
-
-EN_STEMS: dict[str, float] = {
-    "frustrat": -2.5, "disappoint": -2.5, "annoy": -2.0, "irritat": -2.0, "horribl": -3.0,
-    "terribl": -3.0, "incompeten": -3.0, "unacceptab": -3.0, "apprecia": 2.0,
-    "excellen": 3.0, "fantastic": 3.0, "wonderful": 3.0, "amazing": 3.0, "helpful": 2.0,
-    "ridiculous": -2.5, "pathetic": -3.0, "disgust": -3.0, "infuriat": -3.0, "outrage": -3.0,
-    "unprofession": -2.5, "inconvenien": -1.5, "complain": -1.5, "apologi": 0.0,
-    "smooth": 1.0, "crash": -1.5, "glitch": -1.5, "freez": -1.0, "leak": -1.5, "crack": -1.5,
-    "shatter": -2.0, "panic": -2.0, "devastat": -2.5,
-}  # fmt: skip
+_EN = _Lexicon("en")
+EN_WORDS = _EN.weights("words", "sarcasm_markers")
+EN_STEMS = _EN.weights("stems")
 EN_STEM_LENGTHS = sorted({len(stem) for stem in EN_STEMS}, reverse=True)
-
-EN_SARCASM_MARKERS = frozenset({
-    "oh_great", "oh_wonderful", "oh_perfect", "oh_fantastic", "oh_brilliant", "oh_lovely",
-    "oh_nice", "oh_good", "oh_joy", "just_great", "just_wonderful", "just_perfect",
-    "just_fantastic", "just_lovely", "just_brilliant", "just_amazing", "just_what_i_needed",
-    "what_a_surprise", "big_surprise", "how_nice", "how_lovely", "how_wonderful", "love_how",
-    "just_love", "great_job", "nice_job", "nice_one", "way_to_go", "nice_going",
-})  # fmt: skip
-EN_SARCASM_CONTEXT = frozenset({
-    "on_hold", "hold", "again", "another", "third", "fourth", "fifth", "still", "waiting",
-    "waited", "hour", "hours", "minutes", "transferred", "disconnected", "hung_up",
-    "twice", "nobody", "no_one", "forever", "broken", "late", "never", "charged",
-})  # fmt: skip
-
-EN_NEGATORS = frozenset({
-    "not", "no", "never", "nothing", "nobody", "no_one", "none", "neither", "nor", "without",
-    "hardly", "cannot", "dont", "doesnt", "didnt", "cant", "wont", "isnt", "wasnt", "arent",
-    "werent", "havent", "hasnt", "hadnt", "couldnt", "wouldnt", "shouldnt", "aint",
-})  # fmt: skip
-EN_INTENSIFIERS: dict[str, float] = {
-    "very": 1.5, "really": 1.5, "so": 1.5, "extremely": 1.8, "super": 1.5, "totally": 1.5,
-    "absolutely": 1.6, "incredibly": 1.6, "completely": 1.5, "truly": 1.4, "too": 1.4,
-    "such": 1.3, "way": 1.3, "pretty": 1.2, "quite": 1.2, "most": 1.3, "utterly": 1.7,
-    "deeply": 1.5, "highly": 1.4, "genuinely": 1.4, "especially": 1.3, "real": 1.3,
-    "kind_of": 0.6, "sort_of": 0.6, "kinda": 0.6, "sorta": 0.6, "a_bit": 0.6,
-    "a_little": 0.6, "slightly": 0.6, "somewhat": 0.7, "fairly": 0.8, "little": 0.7,
-}  # fmt: skip
-EN_POST_INTENSIFIERS: dict[str, float] = {
-    "so_much": 1.5,
-    "very_much": 1.5,
-    "a_lot": 1.3,
-    "at_all": 1.4,
-    "a_ton": 1.4,
-}
-EN_CONTRAST = frozenset({"but", "however", "although", "though"})
-# Words that do not use up the negation window: "nothing has actually been fixed".
-EN_TRANSPARENT = frozenset({
-    "be", "been", "being", "is", "was", "are", "were", "am", "have", "has", "had", "do",
-    "does", "did", "a", "an", "the", "actually", "even", "ever", "get", "got",
-})  # fmt: skip
-# Around an unmatched negation they mark a complaint: "still hasn't arrived", "not working again".
-EN_PERSISTENCE = frozenset({"still", "yet", "again", "anymore", "ever"})
-EN_QUESTION_OPENERS = frozenset({
-    "what", "when", "where", "which", "who", "whom", "whose", "how", "can", "could", "would",
-    "will", "do", "does", "did", "is", "are", "was", "were", "should", "may", "have", "has",
-})  # fmt: skip
-EN_COMPLAINT_OPENERS = frozenset({"why", "how_come"})
+EN_SARCASM_MARKERS = frozenset(_EN.weights("sarcasm_markers"))
+EN_SARCASM_CONTEXT = frozenset(_EN.words("sarcasm_context"))
+EN_NEGATORS = frozenset(_EN.words("negators"))
+EN_INTENSIFIERS = _EN.weights("intensifiers")
+EN_POST_INTENSIFIERS = _EN.weights("post_intensifiers")
+EN_CONTRAST = frozenset(_EN.words("contrast"))
+EN_TRANSPARENT = frozenset(_EN.words("transparent"))
+EN_PERSISTENCE = frozenset(_EN.words("persistence"))
+EN_QUESTION_OPENERS = frozenset(_EN.words("question_openers"))
+EN_COMPLAINT_OPENERS = frozenset(_EN.words("complaint_openers"))
 EN_BOUNDARIES = frozenset({",", ".", "!", "?", ";", ":"}) | EN_CONTRAST
 _EN_PHRASE_SOURCES = (
     EN_WORDS,
@@ -358,133 +294,21 @@ def _en_reading(text: str) -> _Reading:
 
 # ----------------------------------------------------------------------------------------- Korean
 
-KO_STEMS: dict[str, float] = {
-    # positive
-    "감사": 2.0, "고맙": 2.0, "고마": 2.0, "땡큐": 2.0, "좋": 1.5, "좋을": 0.5, "좋겠": 0.0,
-    "괜찮": 1.0, "친절": 2.0, "상냥": 2.0, "최고": 2.5, "만족": 2.0, "훌륭": 2.5,
-    "대단": 1.5, "멋지": 2.0, "멋져": 2.0, "멋진": 2.0, "멋있": 2.0, "행복": 2.0,
-    "기쁘": 2.0, "기뻐": 2.0, "기쁜": 2.0, "기뻤": 2.0, "기쁩": 2.0, "다행": 2.0,
-    "덕분": 1.5, "해결": 0.5, "해결됐": 2.0, "해결 됐": 2.0, "해결되었": 2.0,
-    "해결 되었": 2.0, "해결이 됐": 2.0, "해결이 되었": 2.0, "해결했": 1.5,
-    "해결해 주셔서": 2.0, "해결해주셔서": 2.0, "감동": 2.5, "대박": 2.0, "짱": 2.0,
-    "완벽": 2.5, "편하": 1.5, "편해": 1.5, "편했": 1.5, "편한": 1.5, "편리": 1.5,
-    "편안": 1.5, "빠르": 1.0, "빨라": 1.0, "빠른": 1.0, "빨랐": 1.0, "빠릅": 1.0,
-    "신속": 1.5, "깔끔": 1.5, "꼼꼼": 1.5, "정확": 1.0, "마음에 들": 2.0, "맘에 들": 2.0,
-    "마음에 드": 2.0, "맘에 드": 2.0, "추천": 1.0, "칭찬": 2.0, "수고": 1.0,
-    "고생하셨": 1.5, "고생 많으셨": 1.5, "사랑": 2.0, "반갑": 1.5, "반가": 1.5,
-    "즐겁": 2.0, "즐거": 2.0, "재밌": 1.5, "재미있": 1.5, "든든": 1.5, "안심": 1.5,
-    "믿": 1.0, "도움": 1.5, "도움이 필요": 0.0, "도움 필요": 0.0, "도와주": 0.0,
-    "도와주셔서": 2.0, "도와줘서": 2.0, "도와주셨": 2.0, "잘": 0.5, "잘 모르": 0.0,
-    "잘 됐": 1.5, "잘됐": 1.5, "잘 되었": 1.5, "잘되었": 1.5, "잘 받았": 1.5,
-    "기대돼": 1.5, "기대되": 1.5, "설레": 1.5, "굿": 1.5, "나이스": 1.5, "성공": 1.5,
-    "축하": 2.0, "살았": 1.5, "오케이": 0.3, "센스": 1.0, "유용": 1.5, "쉽": 1.0, "쉬웠": 1.0,
-    "쉬워": 1.0, "쉬운": 1.0, "쉬울": 1.0, "예쁘": 1.5, "예뻐": 1.5, "예쁜": 1.5, "예뻤": 1.5,
-    "빨리 왔": 1.0, "빨리 됐": 1.0, "빨리 처리": 1.0, "빨리 해결": 1.0, "명확": 1.0,
-    "흠잡을 데가 없": 2.5, "흠잡을 데 없": 2.5, "나무랄 데가 없": 2.5, "나무랄 데 없": 2.5,
-    "감격": 2.5, "뿌듯": 1.5,
-    # negative
-    "짜증": -2.5, "화나": -2.0, "화났": -2.0, "화가": -2.0, "화난": -2.0, "화내": -2.0,
-    "열받": -2.5, "열 받": -2.5, "빡치": -3.0, "빡쳐": -3.0, "빡친": -3.0, "답답": -2.0,
-    "불편": -1.5, "불만": -2.0, "불만족": -2.5, "실망": -2.5, "불친절": -2.5, "무례": -2.5,
-    "무시": -2.0, "최악": -3.0, "엉망": -2.5, "개판": -3.0, "형편없": -3.0, "어이없": -2.5,
-    "어이가 없": -2.5, "황당": -2.0, "기가 막": -2.0, "말이 안": -2.0, "말도 안": -2.5,
-    "말이 돼": -1.5, "미치": -2.0, "미쳤": -2.5, "미칠": -2.0, "미쳐": -2.0, "죽겠": -2.0,
-    "늦": -1.0, "지연": -1.5, "느리": -1.5, "느려": -1.5, "느린": -1.5, "느립": -1.5,
-    "고장": -1.5, "망가": -2.0, "망했": -2.5, "깨져": -1.5, "깨졌": -1.5, "깨진": -1.5,
-    "파손": -2.0, "불량": -2.0, "문제": -1.0, "오류": -1.5, "에러": -1.5, "먹통": -2.0,
-    "끊겨": -1.0, "끊겼": -1.0, "끊기": -1.0, "끊어": -1.0, "안돼": -1.25, "안되": -1.25,
-    "힘들": -1.5, "힘드": -1.5, "힘듭": -1.5, "힘든": -1.5, "귀찮": -1.5, "싫": -2.0,
-    "나쁘": -2.0, "나빠": -2.0, "나쁜": -2.0, "나빴": -2.0, "별로": -1.0, "이상하": -1.0,
-    "이상해": -1.0, "이상한": -1.0, "이상합": -1.0, "틀리": -1.0, "틀렸": -1.0,
-    "틀린": -1.0, "잘못": -1.5, "속상": -2.0, "억울": -2.0, "피해": -1.5, "손해": -1.5,
-    "후회": -2.0, "걱정": -1.0, "불안": -1.5, "사기": -2.5, "거짓말": -2.0, "비싸": -1.0,
-    "비싼": -1.0, "비쌉": -1.0, "바가지": -2.5, "아쉽": -1.0, "아쉬": -1.0, "유감": -1.5,
-    "곤란": -1.5, "당황": -1.5, "지겹": -2.0, "지겨": -2.0, "끔찍": -3.0, "소용없": -2.0,
-    "쓸모없": -2.0, "쓸데없": -2.0, "재미없": -1.5, "엉터리": -2.5, "대충": -1.0,
-    "성의 없": -2.0, "성의가 없": -2.0, "성의없": -2.0, "항의": -1.5, "민원": -1.0,
-    "도대체": -1.0, "제발": -0.5, "아직도": -1.0, "시간째": -1.0, "기다리": -0.5,
-    "기다려": -0.5, "기다렸": -0.5, "급하": -0.75, "급해": -0.75, "급합": -0.75,
-    "급한": -0.75, "장난하": -2.0, "장난해": -2.0, "장난치": -2.0, "장난 아니": 0.0,
-    "이게 뭐": -1.5, "뭐하는": -1.5, "뭐 하는": -1.5, "에휴": -1.0, "아휴": -1.0,
-    "어휴": -1.0, "마음에 안 들": -2.0, "맘에 안 들": -2.0, "마음에 안 드": -2.0,
-    "맘에 안 드": -2.0, "실수": -1.0, "손상": -1.5, "분실": -1.5, "스트레스": -2.0,
-    "슬프": -1.5, "슬퍼": -1.5, "우울": -1.5, "무섭": -1.5, "무서": -1.5, "피곤": -1.0,
-    "안 돼": -1.25, "안 되": -1.25, "불합리": -2.0, "부당": -2.0, "어처구니": -2.5,
-    "억지": -1.5, "납득": 1.0, "어렵": -1.0, "어려": -1.0, "멈췄": -1.0, "멈춰": -1.0,
-    "멈추": -1.0, "멈춘": -1.0, "이거 뭐야": -1.5, "뭐야 이게": -1.5, "뭐야 이거": -1.5,
-    "서운": -1.5, "섭섭": -1.5, "한심": -2.5, "괘씸": -2.5,
-    # weightless entries that stop a shorter, misleading match
-    "안녕": 0.0, "상관없": 0.0, "필요없": 0.0, "틀림없": 1.0, "문제없": 1.0, "고생": 0.0,
-    "좋은 아침": 0.0, "없": 0.0,
-    # sarcasm markers: literal weight; flipped when the context is a complaint
-    "대단하": 1.5, "대단하시": 1.5, "잘하시네": 1.5, "잘하네": 1.5, "잘하는": 1.0,
-    "잘 하시네": 1.5, "잘 하네": 1.5, "훌륭하시네": 2.0, "훌륭하네": 2.0,
-    "기도 하": 1.0, "퍽이나": -2.0,
-    "고맙네": 1.5, "감사하네": 1.5,
-}  # fmt: skip
+_KO = _Lexicon("ko")
+KO_STEMS = _KO.weights("stems", "sarcasm_markers")
 KO_MAX_KEY = max(len(key) for key in KO_STEMS)
-KO_SARCASM_MARKERS = frozenset({
-    "대단하", "대단하시", "잘하시네", "잘하네", "잘하는", "잘 하시네", "잘 하네",
-    "훌륭하시네", "훌륭하네", "기도 하", "고맙네", "감사하네",
-})  # fmt: skip
-_KO_SARCASM_CONTEXT = re.compile(
-    r"번째|시간째|분째|몇 번|아직도|매번|맨날|계속|기다|대기|또다시|역시나|(?:^|\s)또(?:\s|$)"
-)
-KO_INTENSIFIERS: dict[str, float] = {
-    "너무": 1.5,
-    "진짜": 1.5,
-    "정말": 1.5,
-    "완전": 1.5,
-    "엄청": 1.5,
-    "매우": 1.5,
-    "아주": 1.4,
-    "되게": 1.4,
-    "굉장히": 1.5,
-    "참": 1.3,
-    "넘": 1.4,
-    "진심": 1.4,
-    "정말로": 1.5,
-    "진짜로": 1.5,
-    "너무너무": 1.8,
-    "무척": 1.5,
-    "제일": 1.4,
-    "가장": 1.4,
-    "전혀": 1.5,
-    "많이": 1.3,
-    "대단히": 1.5,
-    "몹시": 1.6,
-    "심하게": 1.5,
-    "특히": 1.2,
-    "좀": 0.7,
-    "조금": 0.7,
-    "약간": 0.6,
-    "살짝": 0.6,
-    "다소": 0.7,
-    "아예": 1.5,
-    "하나도": 1.5,
-    "도저히": 1.6,
-    "절대": 1.5,
-    "절대로": 1.5,
-    "아직": 1.3,
-    "완전히": 1.5,
-    "너무나": 1.6,
-    "결코": 1.5,
-}
-# Negative-polarity words: earlier in the clause, they strengthen a negation ("하나도 안 ...").
-KO_NEGATIVE_POLARITY: dict[str, float] = {
-    "전혀": 1.5, "하나도": 1.5, "도저히": 1.6, "절대": 1.5, "절대로": 1.5, "아예": 1.5,
-    "아무도": 1.5, "아무것도": 1.5, "결코": 1.5, "아직": 1.3, "아직도": 1.3, "여전히": 1.3,
-}  # fmt: skip
-KO_CONTRAST_WORDS = frozenset(
-    {"하지만", "그런데", "근데", "그래도", "그렇지만", "그치만", "그러나", "다만"}
-)
+KO_SARCASM_MARKERS = frozenset(_KO.weights("sarcasm_markers"))
+KO_SARCASM_CONTEXT = _KO.words("sarcasm_context")  # found anywhere in the text
+KO_SARCASM_CONTEXT_WORDS = frozenset(_KO.words("sarcasm_context_words"))  # whole eojeol only
+KO_INTENSIFIERS = _KO.weights("intensifiers")
+KO_NEGATIVE_POLARITY = _KO.weights("negative_polarity")
+KO_CONTRAST_WORDS = frozenset(_KO.words("contrast_words"))
+KO_SHORT_NEGATORS = frozenset(_KO.words("short_negators"))
+KO_ADVERBS = frozenset(_KO.words("adverbs"))
+KO_LIGHT_VERBS = _KO.words("light_verbs")
+KO_QUESTION_ENDINGS = _KO.words("question_endings")
 HANGUL_BASE = 0xAC00
 JONGSEONG_N = 4  # ㄴ as a final consonant: 한, 은, 운, 쁜 ...
-KO_SHORT_NEGATORS = frozenset({"안", "못"})
-# Adverbs and interjections: a following 안/못 does not flip them ("아직도 안 왔어요").
-KO_ADVERBS = frozenset({"아직도", "도대체", "제발", "에휴", "아휴", "어휴", "잘"})
-KO_LIGHT_VERBS = ("되", "돼", "됐", "된", "됩", "하", "해", "했", "한", "합")
-KO_QUESTION_ENDINGS = ("나요", "까요", "습니까", "는지요", "건가요", "인가요", "을까", "나", "냐")
 _KO_PUNCTUATION = ".,!?~…\"'()"
 _KO_LONG_NEGATION = re.compile(r"지(?:는|도)?(?:않|못하|못해|못했|못합|못한)")
 
@@ -644,6 +468,14 @@ def _ko_question(text: str, units: list[_Eojeol]) -> bool:
     )
 
 
+def _ko_complaint_context(units: list[_Eojeol]) -> bool:
+    """A complaint context for sarcasm: a cue anywhere in the text ("세 번째"), or a cue eojeol."""
+    line = " ".join(u.text for u in units)
+    return any(cue in line for cue in KO_SARCASM_CONTEXT) or any(
+        u.text in KO_SARCASM_CONTEXT_WORDS for u in units
+    )
+
+
 def _ko_reading(text: str) -> _Reading:
     units = _ko_units(text)
     hits = _ko_scan(units)
@@ -659,7 +491,7 @@ def _ko_reading(text: str) -> _Reading:
             hits,
             markers=KO_SARCASM_MARKERS,
             opener_end=ends[0] if ends else None,
-            has_context=_KO_SARCASM_CONTEXT.search(" ".join(u.text for u in units)) is not None,
+            has_context=_ko_complaint_context(units),
         ),
         question=_ko_question(text, units),
     )

@@ -92,7 +92,8 @@ class TurnEnded:
 
 TurnEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechCut | TurnEnded
 
-# The last words of a sentence that is not over yet, whatever punctuation Whisper put after them.
+# The last words of a sentence that is not over yet, whatever punctuation Whisper put after them
+# (a word list filled across the lines, by hand: fmt: skip).
 _UNFINISHED_EN = frozenset(
     ("and", "but", "or", "so", "because", "the", "a", "an", "to", "of", "with", "for", "um", "uh",
      "like", "if", "then", "my", "your", "i", "is", "are")

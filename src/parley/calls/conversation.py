@@ -1,19 +1,22 @@
-"""One exchange of a call's conversation: the caller's audio in, the AI's spoken answer out.
+"""One exchange of a call's conversation: the caller's audio in, the AI's spoken answer out; and
+the prompt every answer starts from, live or not (`messages_for`, `system_prompt`).
 
-    audio → VAD (any speech?) → STT → LLM (with the call's recent turns) → TTS
+    audio → VAD (any speech?) → STT → Responder (LLM streamed → sentences → TTS)
                                     └→ sentiment of what the caller said, alongside the LLM
 
-Both turns, the caller's and the AI's, are stored together once the answer exists, with the time
-each stage took; a failing provider stores nothing and raises `AIProviderError`.
+The speech pipeline is the live call's own (`parley.calls.responder`), so both paths answer
+alike; here its sentences' audio is joined into one clip. Both turns, the caller's and the AI's,
+are stored together once the answer exists, with the time each stage took (`Stage`); a failing
+provider stores nothing and raises `AIProviderError`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -25,13 +28,16 @@ from parley.ai.base import (
     Language,
     Samples,
     SentimentScore,
+    Transcript,
 )
 from parley.ai.engine import AIEngine
-from parley.ai.text import speakable
 from parley.ai.vad import has_speech
-from parley.calls.domain import Call, Role, Turn, utcnow
+from parley.calls.domain import Call, Role, Stage, Stages, Turn, utcnow
+from parley.calls.recorder import Recorder, caller_stages, stored
+from parley.calls.responder import Failed, Replied, Responder, SentenceAudio, Timed, ms
 from parley.calls.service import CallService
 from parley.errors import ConflictError
+from parley.tasks import TaskSet
 
 log = logging.getLogger("parley.conversation")
 
@@ -75,16 +81,6 @@ class Exchange:
     latency_ms: dict[str, float] = field(default_factory=dict)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.marks: dict[str, float] = {}
-
-    def mark(self, name: str) -> float:
-        self.marks[name] = round((time.perf_counter() - self.start) * 1000, 1)
-        return self.marks[name]
-
-
 class ConversationService:
     def __init__(
         self,
@@ -115,17 +111,26 @@ class ConversationService:
         voice: str | None = None,
     ) -> Exchange:
         call = await self.require_active(call_id)
-        clock = _Clock()
+        started, stages = time.monotonic(), Stages()
         probabilities = await self._engine.vad.speech_probabilities(audio)
-        clock.mark("vad")
+        stages[Stage.VAD] = ms(time.monotonic() - started)
         if not has_speech(probabilities):
             return self._silence(language)
-        transcript = await self._engine.stt.transcribe(audio, language=language)
-        clock.mark("stt")
+        responder = self._responder(voice)
+        heard_from = time.monotonic()
+        transcript = await responder.transcribe(audio, language=language)
+        stages[Stage.STT] = ms(time.monotonic() - heard_from)
         if not transcript.text:
             return self._silence(transcript.language)
-        return await self._answer(
-            call, transcript.text, transcript.language, system_prompt, voice, clock
+        exchange = await self._answer(call, transcript, system_prompt, responder, stages)
+        stages[Stage.TOTAL] = ms(time.monotonic() - started)
+        await self._store(call, exchange, stages)
+        return replace(exchange, latency_ms=stored(stages))
+
+    def _responder(self, voice: str | None) -> Responder:
+        engine = self._engine
+        return Responder(
+            engine.stt, engine.llm, engine.tts, max_tokens=self._max_tokens, voice=voice
         )
 
     async def require_active(self, call_id: str | uuid.UUID) -> Call:
@@ -191,83 +196,54 @@ class ConversationService:
     async def _answer(
         self,
         call: Call,
-        user_text: str,
-        language: Language,
+        heard: Transcript,
         system_prompt: str | None,
-        voice: str | None,
-        clock: _Clock,
+        responder: Responder,
+        stages: Stages,
     ) -> Exchange:
-        heard_at = utcnow()
-        sentiment = asyncio.ensure_future(
-            self._engine.sentiment.analyze(user_text, language=language)
-        )
+        """Ask the LLM and speak its reply, with the caller's sentiment found alongside (and
+        cancelled if the reply fails)."""
+        heard_at, language = utcnow(), heard.language
+        tasks = TaskSet("exchange")
+        mood = tasks.start(self._engine.sentiment.analyze(heard.text, language=language), "mood")
         try:
-            messages = await self.messages_for(call, user_text, language, system_prompt)
-            reply = await self._collect(
-                self._engine.llm.stream_reply(messages, max_tokens=self._max_tokens), clock
-            )
-            speech = await self._speak(speakable(reply), language, voice, clock)
-            mood = await sentiment
+            messages = await self.messages_for(call, heard.text, language, system_prompt)
+            reply, speech = await _spoken_reply(responder, messages, language, stages)
+            score = await mood
         finally:
-            sentiment.cancel()
-        clock.mark("total")
-        await self._store(call, user_text, reply, language, mood, heard_at, clock.marks)
-        return Exchange(user_text, reply, language, mood, speech, heard_at, clock.marks)
+            await tasks.aclose()
+        return Exchange(heard.text, reply, language, score, speech, heard_at)
 
-    async def _sentiment(self, text: str, language: Language) -> SentimentScore | None:
-        """The caller's mood; a failing analyzer costs the label, never the exchange."""
-        try:
-            return await self._engine.sentiment.analyze(text, language=language)
-        except Exception:
-            log.exception("sentiment analysis failed")
-            return None
-
-    async def _collect(self, pieces: AsyncIterator[str], clock: _Clock) -> str:
-        parts: list[str] = []
-        async for piece in pieces:
-            if not parts:
-                clock.mark("llm_first_token")
-            parts.append(piece)
-        clock.mark("llm")
-        return "".join(parts).strip()
-
-    async def _speak(
-        self, text: str, language: Language, voice: str | None, clock: _Clock
-    ) -> AudioChunk | None:
-        if not text:
-            return None
-        chunks: list[AudioChunk] = []
-        async for chunk in self._engine.tts.synthesize(text, language=language, voice=voice):
-            if not chunks:
-                clock.mark("tts_first_chunk")
-            chunks.append(chunk)
-        clock.mark("tts")
-        if not chunks:
-            return None
-        return AudioChunk(np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate)
-
-    async def _store(
-        self,
-        call: Call,
-        user_text: str,
-        reply: str,
-        language: Language,
-        mood: SentimentScore | None,
-        heard_at: datetime,
-        marks: dict[str, float],
-    ) -> None:
-        now = utcnow()
-        user = Turn(
-            call_id=call.id, index=-1, role=Role.USER, text=user_text, language=language.value,
-            sentiment=mood.label if mood else None, sentiment_score=mood.score if mood else None,
-            started_at=heard_at,
-            ended_at=heard_at, latency_ms={k: v for k, v in marks.items() if k in ("vad", "stt")},
-        )  # fmt: skip
-        assistant = Turn(
-            call_id=call.id, index=-1, role=Role.ASSISTANT, text=reply, language=language.value,
-            started_at=heard_at, ended_at=now, latency_ms=dict(marks),
-        )  # fmt: skip
-        await self._calls.record_turns([user, assistant])
+    async def _store(self, call: Call, exchange: Exchange, stages: Stages) -> None:
+        recorder = Recorder(self._calls, self._engine.sentiment, call.id, exchange.language)
+        user = recorder.caller_turn(exchange.user_text, exchange.language, at=exchange.timestamp)
+        user.ended_at, user.latency_ms = exchange.timestamp, stored(caller_stages(stages))
+        if (mood := exchange.sentiment) is not None:
+            user.sentiment, user.sentiment_score = mood.label, mood.score
+        await recorder.store(
+            user, exchange.ai_text, exchange.language, stages, started_at=exchange.timestamp
+        )
 
     def _silence(self, language: Language | None) -> Exchange:
         return Exchange("", "", language or self._default_language, None, None, utcnow())
+
+
+async def _spoken_reply(
+    responder: Responder, messages: list[ChatMessage], language: Language, stages: Stages
+) -> tuple[str, AudioChunk | None]:
+    """The whole reply and its speech as one clip (None when nothing could be said); a
+    provider's failure is raised."""
+    text, chunks = "", []
+    async with aclosing(responder.reply(messages, language=language)) as events:
+        async for event in events:
+            if isinstance(event, Timed):
+                stages[event.stage] = event.ms
+            elif isinstance(event, SentenceAudio):
+                chunks.append(event.audio)
+            elif isinstance(event, Replied):
+                text = event.text.strip()
+            elif isinstance(event, Failed):
+                raise event.error
+    if not chunks:
+        return text, None
+    return text, AudioChunk(np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate)

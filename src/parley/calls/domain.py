@@ -39,6 +39,8 @@ __all__ = [
     "CallStatus",
     "Role",
     "Sentiment",
+    "Stage",
+    "Stages",
     "Turn",
     "utcnow",
 ]
@@ -142,6 +144,27 @@ class Call:
         return round((end - self.started_at).total_seconds(), 3)
 
 
+class Stage(enum.StrEnum):
+    """The stages whose time a stored turn keeps (`Turn.latency_ms`): one vocabulary for live
+    calls and the one-shot exchange, each in milliseconds, from the stage's own start to its
+    end (they overlap under speculation, so they do not add up). Wire names (`sttMs`,
+    `endOfTurnMs`, ...) are `parley.web`'s affair."""
+
+    VAD = "vad"  # speech detection over a whole recording (one-shot)
+    STT = "stt"  # transcribing the caller's words
+    END_OF_TURN = "end_of_turn"  # end of the caller's speech → the turn is committed (live)
+    LLM_FIRST_TOKEN = "llm_first_token"  # noqa: S105 (not a secret) the LLM asked → first token
+    LLM_FIRST_CLAUSE = "llm_first_clause"  # the LLM asked → its first speakable clause
+    LLM = "llm"  # the LLM asked → its last token
+    TTS_FIRST_CHUNK = "tts_first_chunk"  # the first sentence to the voice → its first audio
+    TTS = "tts"  # all the reply's synthesis
+    VOICE_TO_VOICE = "voice_to_voice"  # end of the caller's speech → first audio queued (live)
+    TOTAL = "total"  # the whole exchange (one-shot)
+
+
+Stages = dict[Stage, float]
+
+
 class Role(enum.StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
@@ -151,8 +174,8 @@ class Role(enum.StrEnum):
 class Turn:
     """One utterance of the conversation: the caller's or the AI's.
 
-    `latency_ms` holds the time each stage took for this turn (e.g. `{"stt": 240, "llm_first":
-    130}`), so slow turns can be explained after the fact.
+    `latency_ms` holds the time each stage took for this turn, by `Stage` name (e.g. `{"stt":
+    240, "llm_first_token": 130}`), so slow turns can be explained after the fact.
     """
 
     call_id: uuid.UUID

@@ -16,6 +16,7 @@ from typing import Protocol
 from parley.config import JanusSettings
 from parley.janus.client import JanusClient, JanusEndpoint
 from parley.janus.process import JanusSupervisor
+from parley.tasks import CloseOnce
 
 log = logging.getLogger("parley.janus")
 
@@ -24,6 +25,10 @@ __all__ = ["ExternalJanus", "Janus", "JanusClient", "JanusEndpoint", "JanusServe
 
 class JanusServer(Protocol):
     async def start(self) -> None: ...
+
+    @property
+    def restarts(self) -> int:
+        """Times Janus was started again after it died (always 0 for one Parley does not run)."""
 
     async def endpoint(self) -> JanusEndpoint: ...
 
@@ -45,6 +50,10 @@ class ExternalJanus:
     async def start(self) -> None:
         return None
 
+    @property
+    def restarts(self) -> int:
+        return 0
+
     async def endpoint(self) -> JanusEndpoint:
         return self._endpoint
 
@@ -53,11 +62,17 @@ class ExternalJanus:
 
 
 class Janus:
-    """A running (or reached) Janus and one client connected to it; `aclose()` is idempotent."""
+    """A running (or reached) Janus and one client connected to it; a second `aclose()` waits
+    for the first."""
 
     def __init__(self, server: JanusServer, client: JanusClient) -> None:
         self.server = server
         self.client = client
+        self._closer = CloseOnce()
+
+    @property
+    def restarts(self) -> int:
+        return self.server.restarts
 
     @classmethod
     async def open(cls, settings: JanusSettings) -> Janus:
@@ -78,5 +93,8 @@ class Janus:
         return cls(server, client)
 
     async def aclose(self) -> None:
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         await self.client.aclose()
         await self.server.aclose()

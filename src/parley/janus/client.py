@@ -44,15 +44,25 @@ from parley.errors import (
     JanusTimeoutError,
     JanusUnavailableError,
 )
-from parley.tasks import TaskSet
+from parley.tasks import CloseOnce, TaskSet
 
 log = logging.getLogger("parley.janus.client")
 
 PROTOCOL = Subprotocol("janus-protocol")
 SECRET_FIELDS = frozenset(
-    {"apisecret", "admin_secret", "admin_key", "secret", "new_secret", "pin", "new_pin",
-     "token", "turn_pwd", "password"}
-)  # fmt: skip
+    [
+        "apisecret",
+        "admin_secret",
+        "admin_key",
+        "secret",
+        "new_secret",
+        "pin",
+        "new_pin",
+        "token",
+        "turn_pwd",
+        "password",
+    ]
+)
 MASK = "***"
 EVENT_QUEUE_SIZE = 256
 MAX_MESSAGE = 16 * 1024 * 1024
@@ -153,6 +163,7 @@ class JanusClient:
         self._connected = asyncio.Event()
         self._tasks = TaskSet("janus-client")
         self._closing = False
+        self._closer = CloseOnce()
 
     @property
     def connected(self) -> bool:
@@ -242,10 +253,12 @@ class JanusClient:
         return reply
 
     async def aclose(self) -> None:
-        """Close the connection and forget every session (idempotent; no reconnection)."""
-        if self._closing:
-            return
-        self._closing = True
+        """Close the connection and forget every session (no reconnection). A second or
+        concurrent call waits for the first."""
+        self._closing = True  # at once: no reconnection starts while it closes
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         ws = self._ws
         if ws is not None:
             self._drop(ws, "client closed")

@@ -130,9 +130,19 @@ def core_config(
         "session_timeout": 60,
         "reclaim_session_timeout": 0,
         "hide_dependencies": True,
-        "protected_folders": ["/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/sbin", "/sys",
-                              "/usr", "/var"],
-    }  # fmt: skip
+        "protected_folders": [
+            "/bin",
+            "/boot",
+            "/dev",
+            "/etc",
+            "/lib",
+            "/proc",
+            "/sbin",
+            "/sys",
+            "/usr",
+            "/var",
+        ],
+    }
     general.update({f"{kind}_folder": str(path) for kind, path in layout.folders.items()})
     return {
         "general": general,

@@ -29,7 +29,7 @@ from parley.config import JanusSettings
 from parley.errors import JanusError, JanusUnavailableError
 from parley.janus.client import MASK, JanusEndpoint, probe
 from parley.janus.jcfg import JanusLayout, JanusSecrets, write_config
-from parley.tasks import TaskSet
+from parley.tasks import CloseOnce, TaskSet
 
 log = logging.getLogger("parley.janus.process")
 
@@ -55,6 +55,7 @@ class JanusSupervisor:
         self._watcher: asyncio.Task[None] | None = None
         self._recent: collections.deque[str] = collections.deque(maxlen=20)
         self._closing = False
+        self._closer = CloseOnce()
         self.restarts = 0
 
     @property
@@ -92,9 +93,13 @@ class JanusSupervisor:
         return self._endpoint
 
     async def aclose(self) -> None:
-        """Stop supervising, stop Janus and remove its configuration (idempotent)."""
+        """Stop supervising, stop Janus and remove its configuration. A second or concurrent
+        call waits for the first (Janus is stopped when any of them returns)."""
         self._closing = True
         self._ready.clear()
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.wait([self._watcher], timeout=self._settings.stop_timeout_s + 5)
@@ -136,9 +141,11 @@ class JanusSupervisor:
         self._ready.set()
         log.info(
             "janus %s ready (pid %d, %s, plugins: %s)",
-            info.get("version_string", "?"), process.pid, endpoint.url,
+            info.get("version_string", "?"),
+            process.pid,
+            endpoint.url,
             ", ".join(info.get("plugins", {})),
-        )  # fmt: skip
+        )
 
     def _command(self) -> list[str]:
         assert self._folder is not None
@@ -194,8 +201,10 @@ class JanusSupervisor:
                     backoff = FIRST_BACKOFF_S
                 log.warning(
                     "janus (pid %d) exited with status %s; restarting in %.1f s",
-                    process.pid, status, backoff,
-                )  # fmt: skip
+                    process.pid,
+                    status,
+                    backoff,
+                )
                 self._process = None
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.janus.client import JanusClient, JanusHandle, JanusSession
+from parley.tasks import CloseOnce
 
 PLUGIN = "janus.plugin.videoroom"
 
@@ -103,6 +104,7 @@ class VideoRoomAdmin:
     def __init__(self, handle: JanusHandle, admin_key: str | None) -> None:
         self.handle = handle
         self._admin_key = admin_key
+        self._closer = CloseOnce()
 
     @classmethod
     async def attach(cls, client: JanusClient, session: JanusSession) -> VideoRoomAdmin:
@@ -119,8 +121,9 @@ class VideoRoomAdmin:
 
     async def destroy(self, room: int, *, secret: str | None = None) -> None:
         """Destroy a room; everyone in it is kicked out (`JanusPluginError` 426 if none)."""
-        await self._request({"request": "destroy", "room": room, "permanent": False,
-                             **_secret(secret)})  # fmt: skip
+        await self._request(
+            {"request": "destroy", "room": room, "permanent": False, **_secret(secret)}
+        )
 
     async def exists(self, room: int) -> bool:
         data = await self._request({"request": "exists", "room": room})
@@ -136,8 +139,7 @@ class VideoRoomAdmin:
         return [Participant.from_janus(item) for item in data.get("participants", [])]
 
     async def kick(self, room: int, participant: int, *, secret: str | None = None) -> None:
-        await self._request({"request": "kick", "room": room, "id": participant,
-                             **_secret(secret)})  # fmt: skip
+        await self._request({"request": "kick", "room": room, "id": participant, **_secret(secret)})
 
     async def moderate(
         self, room: int, participant: int, mid: str, *, mute: bool, secret: str | None = None
@@ -147,7 +149,8 @@ class VideoRoomAdmin:
         await self._request({**body, **_secret(secret)})
 
     async def aclose(self) -> None:
-        await self.handle.detach()
+        """Detach the handle; a second or concurrent call waits for the first."""
+        await self._closer.run(self.handle.detach)
 
     async def _request(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return (await self.handle.message(body)).data

@@ -25,13 +25,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from parley.ai.base import ChatMessage, LanguageModel
+from parley.ai.base import ChatMessage, LanguageModel, Warmable
 from parley.errors import AIProviderError, ParleyError
 from parley.meetings.domain import MAX_NAME, MAX_QUESTION, AssistantExchange, Participant
 from parley.meetings.domain import ChatMessage as MeetingMessage
 from parley.meetings.service import MeetingService
 from parley.memory import CacheFigures, register
-from parley.tasks import TaskSet
+from parley.tasks import CloseOnce, TaskSet
 
 DEFAULT_PROMPT = (
     "You are Parley's meeting assistant. You help the people in a video meeting: answer their "
@@ -47,7 +47,6 @@ MAX_WARM_UPS = 4  # evaluations ahead that wait for the LLM at once (each ~0.5-2
 
 log = logging.getLogger("parley.meetings.assistant")
 OnChunk = Callable[[str], Awaitable[None]]
-Warm = Callable[..., Awaitable[None]]  # (messages, *, all_cores: bool) -> None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +68,12 @@ class MeetingAssistant:
         self._llm = llm
         self._service = service
         self._config = config
-        self._warm: Warm | None = getattr(llm, "warm", None)
+        self._warmable: Warmable | None = llm if isinstance(llm, Warmable) else None
         self._warming: dict[tuple[uuid.UUID, str], asyncio.Task[None]] = {}
         self._warm_bytes: dict[tuple[uuid.UUID, str], int] = {}  # what each one's prompt holds
         self._tasks = TaskSet("assistant")
         self._calls_live = calls_live
+        self._closer = CloseOnce()
         register("assistantWarmUps", self)
 
     def chat_changed(self, meeting_id: uuid.UUID) -> None:
@@ -83,6 +83,10 @@ class MeetingAssistant:
         self._start_warming((meeting_id, ""), None, delay_s=WARM_AFTER_S)
 
     async def aclose(self) -> None:
+        """Stop the evaluations ahead; a second or concurrent call waits for the first."""
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         await self._tasks.aclose()
         self._warming.clear()
         self._warm_bytes.clear()
@@ -98,7 +102,7 @@ class MeetingAssistant:
     def _start_warming(
         self, key: tuple[uuid.UUID, str], asker: Participant | None, *, delay_s: float
     ) -> None:
-        if self._warm is None:
+        if self._warmable is None:
             return
         self._stop_warming(key)
         while len(self._warming) >= MAX_WARM_UPS:  # the oldest gives way
@@ -115,14 +119,14 @@ class MeetingAssistant:
         self, key: tuple[uuid.UUID, str], asker: Participant | None, delay_s: float
     ) -> None:
         """Evaluate the prompt the next question (of `asker`, or of anyone) will start with."""
-        assert self._warm is not None
+        assert self._warmable is not None
         try:
             await asyncio.sleep(delay_s)
             prompt = [*await self._prompt(key[0], asker), ChatMessage("user", "…")]
             if self._warming.get(key) is asyncio.current_task():
                 self._warm_bytes[key] = _held_bytes(prompt)
             # On every core unless an AI call is live (its audio path needs a core).
-            await self._warm(prompt, all_cores=not self._calls_live())
+            await self._warmable.warm(prompt, all_cores=not self._calls_live())
         except ParleyError as exc:
             log.info("warming the assistant's context failed: %s", exc.message)
         finally:

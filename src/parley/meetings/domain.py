@@ -8,6 +8,9 @@ put to its assistant.
     AssistantExchange   a question to the assistant and its answer, stored when asked and again
                         when answered (or failed)
 
+What a participant may do is decided here, whatever the way in: a microphone the host muted
+stays off until the host lifts it (`MUTED_BY_HOST`), and only a host acts as one (`NOT_HOST`).
+
 Sizes are bounded here, whatever the way in (REST, Socket.IO): `clean_text` refuses empty text,
 text over its limit, control characters and lone surrogates (which no database stores), text
 that shows nothing (only invisible characters: zero-width ones, format characters, Hangul
@@ -23,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from parley.errors import InvalidInputError
+from parley.errors import ForbiddenError, InvalidInputError
 
 MAX_TITLE = 120
 MAX_NAME = 64
@@ -121,6 +124,14 @@ class ParticipantRole(enum.StrEnum):
     GUEST = "guest"
 
 
+class NotHostError(ForbiddenError):
+    code = "NOT_HOST"
+
+
+class MutedByHostError(ForbiddenError):
+    code = "MUTED_BY_HOST"
+
+
 def new_participant_id() -> str:
     return secrets.token_urlsafe(9)
 
@@ -140,6 +151,28 @@ class Participant:
     mic_on: bool = False
     camera_on: bool = False
     muted_by_host: bool = False
+
+    def set_media(self, *, mic_on: bool | None, camera_on: bool | None) -> None:
+        """What their microphone and camera do (None: unchanged); turning the microphone on
+        is refused while the host has muted it."""
+        if mic_on and self.muted_by_host:
+            raise MutedByHostError("The host has muted your microphone.")
+        if mic_on is not None:
+            self.mic_on = mic_on
+        if camera_on is not None:
+            self.camera_on = camera_on
+
+    def publishes(self, *, mic_on: bool, camera_on: bool) -> None:
+        """They publish (or renegotiated): a microphone the host muted stays off."""
+        self.mic_on = mic_on and not self.muted_by_host
+        self.camera_on = camera_on
+
+    def host_token(self, token: str | None) -> str:
+        """The token they act as the host with (checked again on each action); `NOT_HOST` for
+        a guest, or a host who joined without one."""
+        if self.role is not ParticipantRole.HOST or token is None:
+            raise NotHostError("Only the meeting's host can do that.")
+        return token
 
 
 @dataclass(slots=True)

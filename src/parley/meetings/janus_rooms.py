@@ -34,7 +34,7 @@ from parley.errors import JanusError, JanusPluginError, JanusUnavailableError
 from parley.janus.client import ConnectionEvent, ConnectionState, JanusClient, JanusSession
 from parley.janus.videoroom import NO_SUCH_FEED, NO_SUCH_ROOM, ROOM_EXISTS, RoomSpec, VideoRoomAdmin
 from parley.meetings.domain import Meeting
-from parley.tasks import TaskSet
+from parley.tasks import CloseOnce, TaskSet
 
 log = logging.getLogger("parley.meetings.rooms")
 
@@ -93,6 +93,7 @@ class JanusRooms:
         self._admin: VideoRoomAdmin | None = None
         self._tasks = TaskSet("meeting-rooms")
         self._unsubscribe: Callable[[], None] | None = None
+        self._closer = CloseOnce()
         self.reconciliations = 0
 
     async def start(self) -> None:
@@ -154,7 +155,11 @@ class JanusRooms:
 
     async def aclose(self) -> None:
         """Stop following Janus and let go of the admin session (rooms stay: Janus may be
-        external and outlive this process; a supervised one stops with it)."""
+        external and outlive this process; a supervised one stops with it). A second or
+        concurrent call waits for the first."""
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

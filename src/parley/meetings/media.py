@@ -55,7 +55,7 @@ from parley.janus.client import (
 )
 from parley.janus.videoroom import NO_SUCH_FEED, PLUGIN
 from parley.meetings.domain import Meeting, Participant
-from parley.tasks import TaskSet
+from parley.tasks import CloseOnce, TaskSet
 
 log = logging.getLogger("parley.meetings.media")
 
@@ -128,8 +128,12 @@ class SubscribedStream:
         )
 
     def view(self) -> dict[str, Any]:
-        return {"mid": self.mid, "type": self.type, "participantId": self.participant_id,
-                "active": self.active}  # fmt: skip
+        return {
+            "mid": self.mid,
+            "type": self.type,
+            "participantId": self.participant_id,
+            "active": self.active,
+        }
 
 
 class ParticipantMedia:
@@ -168,6 +172,7 @@ class ParticipantMedia:
         self._tasks = TaskSet(f"media:{participant.id}")
         self._worker: asyncio.Task[None] | None = None
         self.closed = False
+        self._closer = CloseOnce()
         self.on_unpublished: Callable[[], None] | None = None
 
     # -- publishing --------------------------------------------------------------------------
@@ -182,8 +187,12 @@ class ParticipantMedia:
                 handle = await self._handle("publisher")
                 body: dict[str, Any] = {"request": "configure"}
                 if fresh:
-                    body = {"request": "joinandconfigure", "room": self.meeting.janus_room,
-                            "ptype": "publisher", "display": self.participant.id}  # fmt: skip
+                    body = {
+                        "request": "joinandconfigure",
+                        "room": self.meeting.janus_room,
+                        "ptype": "publisher",
+                        "display": self.participant.id,
+                    }
                 reply = await handle.message(body, {"type": "offer", "sdp": offer_sdp})
             except JanusError as exc:
                 if fresh:
@@ -271,8 +280,12 @@ class ParticipantMedia:
             self._answer.cancel()
 
     async def aclose(self) -> None:
-        """Leave Janus: end the session (Janus hangs up both connections)."""
-        self.closed = True
+        """Leave Janus: end the session (Janus hangs up both connections). A second or
+        concurrent call waits for the first."""
+        self.closed = True  # at once: the worker stops at its next turn
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()
         await self._tasks.aclose(grace=2)
@@ -315,8 +328,12 @@ class ParticipantMedia:
                 return
             handle = await self._handle("subscriber")
             feeds = [{"feed": feed} for feed in sorted(wanted)]
-            body: dict[str, Any] = {"request": "join", "ptype": "subscriber",
-                                    "room": self.meeting.janus_room, "streams": feeds}  # fmt: skip
+            body: dict[str, Any] = {
+                "request": "join",
+                "ptype": "subscriber",
+                "room": self.meeting.janus_room,
+                "streams": feeds,
+            }
             try:
                 reply = await handle.message(body)
             except JanusError:
@@ -458,6 +475,7 @@ class MeetingMedia:
         self._media: dict[str, ParticipantMedia] = {}
         self._unsubscribe = client.add_listener(self._on_connection) if client else None
         self._tasks = TaskSet("meeting-media")
+        self._closer = CloseOnce()
 
     @property
     def enabled(self) -> bool:
@@ -469,9 +487,13 @@ class MeetingMedia:
         if self._client is None:
             return None
         media = ParticipantMedia(
-            self._client, meeting, participant, outbox,
-            publishers=publishers, room_ready=self._room_ready,
-        )  # fmt: skip
+            self._client,
+            meeting,
+            participant,
+            outbox,
+            publishers=publishers,
+            room_ready=self._room_ready,
+        )
         self._media[participant.id] = media
         return media
 
@@ -490,6 +512,10 @@ class MeetingMedia:
         return len(self._media)
 
     async def aclose(self) -> None:
+        """Everyone's media, then the tasks; a second or concurrent call waits for the first."""
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

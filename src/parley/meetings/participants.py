@@ -56,6 +56,8 @@ class LiveParticipants:
         participant = self.get(meeting_id, participant_id)
         if participant is not None:
             participant.muted_by_host = muted
+            if muted:  # their microphone is off for everyone until the host lifts it
+                participant.mic_on = False
             kind = RoomEventKind.MUTED if muted else RoomEventKind.UNMUTED
             await self._tell(RoomEvent(kind, meeting_id, participant))
         return participant

@@ -285,8 +285,9 @@ class PinGuard:
         wait = _wait(attempt.binding, now)
         if wait > 0:
             attempt.meeting.refused += 1
-            meeting_wide = any(r is attempt.meeting and r.wait(now, p) >= wait
-                               for r, p in attempt.binding)  # fmt: skip
+            meeting_wide = any(
+                r is attempt.meeting and r.wait(now, p) >= wait for r, p in attempt.binding
+            )
             raise _refusal(wait, meeting_wide=meeting_wide)
         for record, _ in attempt.counted:
             record.pending += 1
@@ -362,8 +363,12 @@ class PinGuard:
             record.fail(now, policy)
         notice = _notice_of(attempt.meeting_id, meeting, now)
         if notice.locked_for and not was_paused:
-            log.warning("meeting %s: joining by PIN paused for %.0f s after %d wrong PINs",
-                        attempt.meeting_id, notice.locked_for, notice.failed)  # fmt: skip
+            log.warning(
+                "meeting %s: joining by PIN paused for %.0f s after %d wrong PINs",
+                attempt.meeting_id,
+                notice.locked_for,
+                notice.failed,
+            )
         return Outcome(_wait(attempt.binding, now), notice)
 
 
@@ -383,8 +388,10 @@ def retry_after(wait: float) -> int:
 def _refusal(wait: float, *, meeting_wide: bool) -> TooManyAttemptsError:
     seconds = retry_after(wait)
     if meeting_wide:
-        message = (f"This meeting has had too many wrong PINs: joining it with a PIN is paused "
-                   f"for {seconds} s.")  # fmt: skip
+        message = (
+            f"This meeting has had too many wrong PINs: joining it with a PIN is paused "
+            f"for {seconds} s."
+        )
     else:
         message = f"Too many wrong PINs from here: try again in {seconds} s."
     return TooManyAttemptsError(message, retryAfter=seconds)
@@ -412,7 +419,13 @@ def _size(value: object) -> int:
     if isinstance(value, uuid.UUID):
         return sys.getsizeof(value) + sys.getsizeof(value.int)
     if isinstance(value, _Record):
-        fields = (value.score, value.at, value.locked_until, value.pending, value.failed,
-                  value.refused)  # fmt: skip
+        fields = (
+            value.score,
+            value.at,
+            value.locked_until,
+            value.pending,
+            value.failed,
+            value.refused,
+        )
         return sys.getsizeof(value) + sum(sys.getsizeof(item) for item in fields)
     return sys.getsizeof(value)

@@ -10,6 +10,10 @@ Host-only actions check, in this order: a valid host token (else 401), the meeti
 not deleted (else 404), the token is this meeting's (else 403). A meeting's existence is no
 secret (they are listed), so the order gives the most useful answer.
 
+What a participant may do is decided here and in the domain (`Participant`), whatever the way
+in (the `/meetings` namespace only translates): who may unmute, who acts as the host, how fast
+one may chat (`RATE_LIMITED`, with `retryAfter`).
+
 Deleting or ending a meeting is a compare-and-set write first (of two racing deletes one wins,
 the other gets 404), then everyone is told and put out, then the SFU room is destroyed.
 """
@@ -42,6 +46,7 @@ from parley.meetings.ports import (
     Page,
     ParticipantRegistry,
 )
+from parley.meetings.ratelimit import RateLimit
 from parley.meetings.tokens import HostTokens
 
 CHAT_HISTORY = 50
@@ -61,6 +66,12 @@ class MeetingEndedError(ConflictError):
 
 class MeetingFullError(ConflictError):
     code = "MEETING_FULL"
+
+
+class RateLimitedError(ConflictError):
+    """Too many chat messages in the window; `retryAfter`: seconds until the next is allowed."""
+
+    code = "RATE_LIMITED"
 
 
 class WrongPinError(ForbiddenError):
@@ -232,6 +243,25 @@ class MeetingService:
         await self.participants.set_muted_by_host(meeting.id, participant.id, muted=mute)
         return participant
 
+    # -- a participant's media ---------------------------------------------------------------
+
+    async def published(
+        self, meeting: Meeting, participant: Participant, *, mic_on: bool, camera_on: bool
+    ) -> None:
+        """`participant` publishes (or renegotiated): what they send, told to everyone. A
+        microphone the host muted stays muted, in the SFU too (its feed is new)."""
+        participant.publishes(mic_on=mic_on, camera_on=camera_on)
+        if participant.muted_by_host and participant.feed_id and participant.audio_mid:
+            await self.rooms.mute(meeting, participant.feed_id, participant.audio_mid, mute=True)
+        await self.participants.update(participant)
+
+    async def set_media(
+        self, participant: Participant, *, mic_on: bool | None, camera_on: bool | None
+    ) -> None:
+        """What `participant`'s microphone and camera do, told to everyone (`MUTED_BY_HOST`)."""
+        participant.set_media(mic_on=mic_on, camera_on=camera_on)
+        await self.participants.update(participant)
+
     def participants_of(self, meeting: Meeting) -> list[Participant]:
         return self.participants.in_meeting(meeting.id)
 
@@ -251,8 +281,18 @@ class MeetingService:
 
     # -- chat and assistant records ----------------------------------------------------------
 
-    async def post_message(self, sender: Participant, text: str) -> ChatMessage:
-        return await self._chat.add_message(ChatMessage.compose(sender.meeting_id, sender, text))
+    async def post_message(
+        self, sender: Participant, text: str, allowance: RateLimit | None = None
+    ) -> ChatMessage:
+        """Store `sender`'s message. Its text is checked first, so that a refused text does not
+        use up the `allowance` (the sender's rate limit), then the allowance."""
+        message = ChatMessage.compose(sender.meeting_id, sender, text)
+        if allowance is not None and not allowance.allow():
+            wait = allowance.retry_after()
+            raise RateLimitedError(
+                f"Too many messages: wait {wait:.1f} s.", retryAfter=round(wait, 1)
+            )
+        return await self._chat.add_message(message)
 
     async def chat_history(
         self, meeting_id: uuid.UUID, limit: int = CHAT_HISTORY, *, before_id: int | None = None

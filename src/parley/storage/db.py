@@ -3,11 +3,18 @@
 One `Database` is created by the app and closed at shutdown. SQLite gets WAL journaling, so that
 readers (the API) never wait behind the writer (a live call storing its turns). `writable()` is
 `/readyz`'s write probe: readers keep working while writes fail, so only a write tells.
+
+`aclose()` lets the transactions in flight finish first (up to `CLOSE_GRACE_S`): a call that
+hangs up as the server stops still stores its last turn. A second or concurrent `aclose()` waits
+for the first (`CloseOnce`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +34,20 @@ from sqlalchemy.ext.asyncio import (
 
 from parley.errors import StorageError
 from parley.storage.probe import CachedCheck
+from parley.tasks import CloseOnce
 
+log = logging.getLogger("parley.storage")
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_TIMEOUT_S = 30  # how long a write waits for SQLite's lock
 WRITE_PROBE_TIMEOUT_S = 1
 WRITE_PROBE_MAX_AGE_S = 2.0
 _TOUCH_VERSION = "UPDATE alembic_version SET version_num = version_num"
+CLOSE_GRACE_S = 10.0  # what closing waits for the transactions in flight
 
 
 class Database:
-    """Owns the engine; `aclose()` is safe to call twice."""
+    """Owns the engine; `aclose()` waits for the transactions in flight, and a second one waits
+    for the first."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
@@ -48,7 +59,10 @@ class Database:
             _prepare_sqlite(self.engine, self.url.database)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writable = CachedCheck(self.probe_writes, WRITE_PROBE_MAX_AGE_S)
-        self._closed = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closer = CloseOnce()
 
     @property
     def dialect(self) -> str:
@@ -60,6 +74,18 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    @asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        """Mark a transaction that `aclose()` must let finish (`transactions.transaction`)."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
 
     async def ping(self) -> None:
         try:
@@ -106,9 +132,14 @@ class Database:
             )
 
     async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self.engine.dispose()
+        await self._closer.run(self._close)
+
+    async def _close(self) -> None:
+        try:
+            await asyncio.wait_for(self._idle.wait(), CLOSE_GRACE_S)
+        except TimeoutError:
+            log.warning("closing the database with %d transactions unfinished", self._in_flight)
+        await self.engine.dispose()
 
 
 def head_revision() -> str | None:

@@ -6,28 +6,29 @@ reaches callers as `StorageError` with a message for people, which the web layer
 
 A transaction cut in the middle (a call hanging up cancels its tasks) can leave its connection
 holding SQLite's write lock, and every later write of the process then fails with "database is
-locked": so `to_the_end` runs the method in a task of its own, shielded from the caller.
+locked": so `to_the_end` runs the method in a task of its own, shielded from the caller
+(`parley.tasks.shielded`). Every transaction counts as in flight on its `Database` while it
+runs, so that closing the database waits for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.errors import StorageError
 from parley.storage.db import Database
+from parley.tasks import shielded
 
 P = ParamSpec("P")
 T = TypeVar("T")
 log = logging.getLogger("parley.storage")
-_RUNNING: set[asyncio.Task[Any]] = set()  # transactions whose caller may have gone
 # What clients are told, over REST and Socket.IO alike: the driver's own words (and its class,
 # `OperationalError`) are for the log only.
 UNAVAILABLE = "The database is not available right now; try again in a moment."
@@ -39,22 +40,10 @@ def to_the_end(
     """Run the method in its own task, shielded from the caller's cancellation."""
 
     @functools.wraps(method)
-    async def shielded(*args: P.args, **kwargs: P.kwargs) -> T:
-        task = asyncio.create_task(method(*args, **kwargs), name=f"storage:{method.__name__}")
-        _RUNNING.add(task)
-        task.add_done_callback(_RUNNING.discard)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.add_done_callback(_log_unheard_failure)
-            raise
+    async def to_its_end(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await shielded(method(*args, **kwargs), f"storage:{method.__name__}")
 
-    return shielded
-
-
-def _log_unheard_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.warning("%s failed after its caller was cancelled: %s", task.get_name(), error)
+    return to_its_end
 
 
 @asynccontextmanager
@@ -62,7 +51,7 @@ async def transaction(db: Database) -> AsyncIterator[AsyncSession]:
     """A session in a transaction, committed at the end. `IntegrityError` passes through (the
     caller may retry); every other driver or SQL error becomes `StorageError`."""
     try:
-        async with db.session() as session, session.begin():
+        async with db.in_flight(), db.session() as session, session.begin():
             yield session
     except IntegrityError:
         raise
@@ -74,5 +63,5 @@ async def transaction(db: Database) -> AsyncIterator[AsyncSession]:
 def driver_error(exc: BaseException) -> str:
     """What the driver said (`OperationalError: database is locked`), for the log: never the
     statement or its parameters, which may hold what people wrote."""
-    cause = getattr(exc, "orig", None) or exc
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"

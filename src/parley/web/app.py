@@ -1,6 +1,11 @@
 """`create_app(settings)`: the ASGI application, with everything it owns opened and closed in its
-lifespan (database, AI engine, live calls, Janus when `JANUS_ENABLED`, the meetings' rooms), in
-reverse order.
+lifespan (database, Janus when `JANUS_ENABLED`, the meetings' rooms, the AI engine, live calls,
+the meetings' media, assistant and namespace, the warm-up), in reverse order.
+
+The lifespan is an `AsyncExitStack`: each part is pushed as soon as it is open, so a failure
+while opening closes what was already open, and shutdown closes everything in reverse order
+(the live calls store their end before the database closes). What it opened is one typed
+`Services` on `app.state.services` (`web.services`), which the routes' dependencies read.
 
 Janus starts with the app (`JANUS_ENABLED`, on by default; tests turn it off unless they test
 media). Without it, or when it cannot start, the meetings' REST, chat and assistant work and
@@ -13,7 +18,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import socketio
 from fastapi import FastAPI
@@ -35,10 +40,12 @@ from parley.meetings.participants import LiveParticipants
 from parley.meetings.pin_guard import PinGuard, PinLimits
 from parley.meetings.service import MeetingService, MeetingStores
 from parley.meetings.tokens import HostTokens
+from parley.observability import Metrics
 from parley.rtc.ice import use_host_addresses
 from parley.storage.db import Database
 from parley.storage.meeting_stores import SqlMeetingStore
 from parley.storage.stores import SqlCallStore
+from parley.tasks import TaskSet
 from parley.web.api_docs import mount_api_docs
 from parley.web.errors import install_error_handlers
 from parley.web.meeting_socket import MeetingsNamespace
@@ -47,6 +54,7 @@ from parley.web.origins import OriginPolicy, PolicyCORSMiddleware
 from parley.web.packets import ParleySocketServer
 from parley.web.routes import calls, conversation, health, meetings, metrics
 from parley.web.security_headers import SecurityHeadersMiddleware
+from parley.web.services import AppShell, Services, Sockets, expose_legacy, shell_of
 from parley.web.signaling import SignalingNamespace
 from parley.web.static_files import SocketIOWithClient, mount_static
 
@@ -65,8 +73,7 @@ def create_app(settings: Settings, *, engine: AIEngine | None = None) -> FastAPI
         openapi_url="/api/openapi.json",
         lifespan=_lifespan,
     )
-    app.state.settings = settings
-    app.state.shared_engine = engine
+    app.state.shell = AppShell(settings, shared_engine=engine)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -90,9 +97,10 @@ def create_asgi_app(settings: Settings, *, engine: AIEngine | None = None) -> so
         engineio_logger=False,
     )
     sio.register_namespace(SignalingNamespace(settings, app.state))
-    app.state.meetings_socket = MeetingsNamespace(settings)
-    sio.register_namespace(app.state.meetings_socket)
-    app.state.sio = sio
+    meetings_socket = MeetingsNamespace(settings)
+    sio.register_namespace(meetings_socket)
+    shell_of(app).sockets = Sockets(sio, meetings_socket)
+    app.state.sio, app.state.meetings_socket = sio, meetings_socket  # read by tests
     return SocketIOWithClient(sio, other_asgi_app=app)
 
 
@@ -113,85 +121,116 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    database = Database(settings.database_url, echo=settings.database.echo)
-    engine: AIEngine | None = app.state.shared_engine
-    owns_engine = engine is None
-    janus: Janus | None = None
-    rooms: JanusRooms | PendingRooms | None = None
-    try:
-        if settings.database.auto_migrate:
-            revision = await database.upgrade()
-            log.info("database %s at revision %s", database.describe(), revision)
-        if settings.janus.enabled:
-            janus = await _open_janus(settings)
-        app.state.janus = janus
-        rooms = await _open_meetings(app, settings, database, janus)
-        if engine is None:
-            engine = await _start_engine(settings)
-        store = SqlCallStore(database)
-        app.state.database = database
-        app.state.calls = CallService(store, store, node_id=settings.server.node_id)
-        await app.state.calls.fail_abandoned()  # what a crash of this node left unfinished
-        app.state.conversation = ConversationService(
-            app.state.calls,
-            engine,
-            history_turns=settings.ai.history_turns,
-            max_tokens=settings.ai.llm_max_tokens,
-            default_language=Language(settings.ai.default_language),
-        )
-        app.state.live = LiveCalls(
-            app.state.calls,
-            app.state.conversation,
-            engine,
-            max_live=settings.webrtc.max_live_calls,
-        )
-        use_host_addresses(settings.webrtc.ice_host_addresses or None)
-        media = MeetingMedia(janus.client if janus is not None else None, _room_ready(rooms))
-        assistant = _assistant(settings, engine, app.state.meetings, app.state.live)
-        socket: MeetingsNamespace | None = getattr(app.state, "meetings_socket", None)
-        if socket is not None:
-            socket.start(app.state.meetings, media, assistant)
-        app.state.meeting_media = media
-        # The calls' prompts only: a call's first reply is the most urgent, and a meeting's chat
-        # is evaluated ahead by the assistant itself when it is written.
-        warming = asyncio.create_task(warm_up(engine, app.state.conversation), name="warm-up")
-        app.state.warming = warming
-        log.info("parley %s ready (%s)", __version__, settings.server.app_env.value)
+    """Open the parts in order, each pushed on the exit stack as soon as it is open, so that
+    they close in reverse order on every path: a normal shutdown, or a part that failed to
+    open (what was open before it is closed, and the failure goes on up)."""
+    shell = shell_of(app)
+    async with AsyncExitStack() as stack:
+        stack.callback(log.info, "parley stopped")
+        services = await _open(stack, shell)
+        app.state.services = services
+        expose_legacy(app.state, services)
+        metrics.watch(services)  # what `/metrics` reads of this run's parts
+        log.info("parley %s ready (%s)", __version__, shell.settings.server.app_env.value)
         yield
-        warming.cancel()
-        await asyncio.gather(warming, return_exceptions=True)
-        await app.state.live.aclose()
-        if socket is not None:
-            await socket.aclose()
-        await media.aclose()
-    finally:
-        if owns_engine and engine is not None:
-            await engine.aclose()
-        if rooms is not None:
-            await rooms.aclose()
-        if janus is not None:
-            await janus.aclose()
-        await database.aclose()
-        log.info("parley stopped")
 
 
-async def _open_meetings(
-    app: FastAPI, settings: Settings, database: Database, janus: Janus | None
-) -> JanusRooms | PendingRooms:
-    """The meetings' service and rooms; the rooms follow Janus when it runs."""
+async def _open(stack: AsyncExitStack, shell: AppShell) -> Services:
+    settings = shell.settings
+    database = await _open_database(stack, settings)
+    janus = await _open_janus(stack, settings) if settings.janus.enabled else None
     store = SqlMeetingStore(database)
-    tokens = HostTokens.from_settings(settings.meetings)
+    rooms = await _open_rooms(stack, settings, store, janus)
+    meetings = _meeting_service(settings, store, rooms)
+    engine = shell.shared_engine
+    if engine is None:
+        engine = await _start_engine(stack, settings)
+    calls, conversation = await _call_services(settings, database, engine)
+    live = LiveCalls(calls, conversation, engine, max_live=settings.webrtc.max_live_calls)
+    stack.push_async_callback(live.aclose)
+    use_host_addresses(settings.webrtc.ice_host_addresses or None)
+    media = MeetingMedia(janus.client if janus is not None else None, _room_ready(rooms))
+    stack.push_async_callback(media.aclose)
+    assistant = _assistant(settings, engine, meetings, live)
+    stack.push_async_callback(assistant.aclose)
+    if shell.sockets is not None:  # the meetings' namespace, closed before what it uses
+        shell.sockets.meetings.start(meetings, media, assistant)
+        stack.push_async_callback(shell.sockets.meetings.aclose)
+    warming = _start_warm_up(stack, engine, conversation)
+    return Services(
+        settings=settings,
+        database=database,
+        engine=engine,
+        janus=janus,
+        calls=calls,
+        conversation=conversation,
+        live=live,
+        meetings=meetings,
+        media=media,
+        assistant=assistant,
+        warming=warming,
+        metrics=Metrics(),
+        sockets=shell.sockets,
+    )
+
+
+async def _open_database(stack: AsyncExitStack, settings: Settings) -> Database:
+    database = Database(settings.database_url, echo=settings.database.echo)
+    stack.push_async_callback(database.aclose)
+    if settings.database.auto_migrate:
+        revision = await database.upgrade()
+        log.info("database %s at revision %s", database.describe(), revision)
+    return database
+
+
+async def _call_services(
+    settings: Settings, database: Database, engine: AIEngine
+) -> tuple[CallService, ConversationService]:
+    store = SqlCallStore(database)
+    calls = CallService(store, store, node_id=settings.server.node_id)
+    await calls.fail_abandoned()  # what a crash of this node left unfinished
+    conversation = ConversationService(
+        calls,
+        engine,
+        history_turns=settings.ai.history_turns,
+        max_tokens=settings.ai.llm_max_tokens,
+        default_language=Language(settings.ai.default_language),
+    )
+    return calls, conversation
+
+
+def _start_warm_up(
+    stack: AsyncExitStack, engine: AIEngine, conversation: ConversationService
+) -> asyncio.Task[None]:
+    """The calls' prompts only: a call's first reply is the most urgent, and a meeting's chat
+    is evaluated ahead by the assistant itself when it is written. Cancelled first at
+    shutdown."""
+    tasks = TaskSet("app")
+    stack.push_async_callback(tasks.aclose)
+    return tasks.start(warm_up(engine, conversation), "warm-up")
+
+
+async def _open_rooms(
+    stack: AsyncExitStack, settings: Settings, store: SqlMeetingStore, janus: Janus | None
+) -> JanusRooms | PendingRooms:
+    """The meetings' rooms: in Janus when it runs, pending otherwise."""
     rooms: JanusRooms | PendingRooms = PendingRooms()
     if janus is not None:
         key = settings.meetings.token_secret
         fallback = key.get_secret_value() if key is not None else secrets.token_urlsafe(32)
         rooms = JanusRooms(janus.client, store.live_meetings, fallback)
+    stack.push_async_callback(rooms.aclose)
     await rooms.start()
+    return rooms
+
+
+def _meeting_service(
+    settings: Settings, store: SqlMeetingStore, rooms: JanusRooms | PendingRooms
+) -> MeetingService:
+    tokens = HostTokens.from_settings(settings.meetings)
     stores = MeetingStores(meetings=store, chat=store, assistant=store)
     pins = PinGuard(_pin_limits(settings.meetings))
-    app.state.meetings = MeetingService(stores, rooms, LiveParticipants(), tokens, pins)
-    return rooms
+    return MeetingService(stores, rooms, LiveParticipants(), tokens, pins)
 
 
 def _pin_limits(meetings: MeetingSettings) -> PinLimits:
@@ -203,15 +242,17 @@ def _pin_limits(meetings: MeetingSettings) -> PinLimits:
     )
 
 
-async def _open_janus(settings: Settings) -> Janus | None:
+async def _open_janus(stack: AsyncExitStack, settings: Settings) -> Janus | None:
     """Janus, or None when it cannot start: the rest of Parley serves all the same, meetings
     without media (their rooms pending), and the log and `parley doctor` say why."""
     try:
-        return await Janus.open(settings.janus)
+        janus = await Janus.open(settings.janus)
     except (JanusError, OSError) as exc:
         message = exc.message if isinstance(exc, JanusError) else str(exc)
         log.error("Janus did not start, meetings will have no media: %s", message)
         return None
+    stack.push_async_callback(janus.aclose)
+    return janus
 
 
 def _room_ready(rooms: JanusRooms | PendingRooms) -> Callable[[Meeting], Awaitable[bool]]:
@@ -233,9 +274,11 @@ def _assistant(
     return MeetingAssistant(engine.llm, service, config, calls_live=lambda: len(live) > 0)
 
 
-async def _start_engine(settings: Settings) -> AIEngine:
+async def _start_engine(stack: AsyncExitStack, settings: Settings) -> AIEngine:
+    """The app's own engine (none was passed in to share), closed with the app."""
     await asyncio.to_thread(install_local_models, settings)
     engine = build_engine(settings)
+    stack.push_async_callback(engine.aclose)
     if settings.ai.preload:
         await engine.load()
     log.info("AI engine ready", extra=engine.describe())

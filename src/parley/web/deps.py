@@ -1,4 +1,6 @@
-"""FastAPI dependencies, as `Annotated` aliases so that route signatures read as documentation."""
+"""FastAPI dependencies, as `Annotated` aliases so that route signatures read as documentation.
+
+Each reads the app's typed `Services` (`app.state.services`, set once by the lifespan)."""
 
 from __future__ import annotations
 
@@ -13,31 +15,35 @@ from parley.calls.service import CallService
 from parley.config import Settings
 from parley.meetings.service import MeetingService
 from parley.storage.db import Database
+from parley.web.services import Services, services_of, shell_of
+
+
+def _services(request: Request) -> Services:
+    return services_of(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    """From the app's shell: the settings are there before the lifespan opens anything."""
+    return shell_of(request.app).settings
 
 
-def _calls(request: Request) -> CallService:
-    service: CallService = request.app.state.calls
-    return service
+def _calls(services: ServicesDep) -> CallService:
+    return services.calls
 
 
-def _conversation(request: Request) -> ConversationService:
-    service: ConversationService = request.app.state.conversation
-    return service
+def _conversation(services: ServicesDep) -> ConversationService:
+    return services.conversation
 
 
-def _live(request: Request) -> LiveCalls:
-    live: LiveCalls = request.app.state.live
-    return live
+def _live(services: ServicesDep) -> LiveCalls:
+    return services.live
 
 
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
+def _database(services: ServicesDep) -> Database:
+    return services.database
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -47,9 +53,8 @@ ConversationDep = Annotated[ConversationService, Depends(_conversation)]
 LiveCallsDep = Annotated[LiveCalls, Depends(_live)]
 
 
-def _meetings(request: Request) -> MeetingService:
-    service: MeetingService = request.app.state.meetings
-    return service
+def _meetings(services: ServicesDep) -> MeetingService:
+    return services.meetings
 
 
 _bearer = HTTPBearer(

@@ -154,8 +154,8 @@ class OrderedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 return await self.refused(sid, event, _malformed(f"'{event}' is not an event."))
             return await self.lanes.run(sid, 0, lambda: self._dispatch(event, args), force=True)
         if not isinstance(event, str) or len(args) > 2:
-            return await self.refused(sid, str(event)[:40], _malformed(
-                "An event has a name and at most one payload."))  # fmt: skip
+            malformed = _malformed("An event has a name and at most one payload.")
+            return await self.refused(sid, str(event)[:40], malformed)
         try:
             return await self.lanes.run(
                 sid, payload_size(args[1:]), lambda: self._handle(event, args)
@@ -177,8 +177,8 @@ class OrderedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         traceback) rather than left to asyncio as a task's unretrieved exception."""
         try:
             return await self._dispatch(event.replace("-", "_"), args)
-        except ParleyError as exc:
-            log.warning("%s failed: %s: %s", event[:40], exc.code, exc.message)
+        except ParleyError as exc:  # told to the client; what failed on our side logged it
+            log.debug("%s refused: %s: %s", event[:40], exc.code, exc.message)
             return await self.refused(args[0], event, exc)
         except Exception:
             log.exception("%s failed", event[:40])
@@ -186,6 +186,7 @@ class OrderedNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return await self.refused(args[0], event, failure)
 
     async def refused(self, sid: str, event: str, error: ParleyError) -> Any:
-        """Tell the client an event was not handled; what it returns is the acknowledgement."""
+        """Tell the client an event was not handled; what it returns is the acknowledgement.
+        `parley.web.socket_base.SocketNamespace` says how (the `error` event and an ack)."""
         await self.emit("error", {"message": error.message, "code": error.code}, to=sid)
         return None

@@ -80,8 +80,11 @@ class Garbage:
         strikes = self._strikes.get(connection, 0) + 1
         self._strikes[connection] = strikes
         if strikes == 1:
-            log.warning("dropped a malformed packet (%s); more from this connection are only "
-                        "counted, in /metrics", problem)  # fmt: skip
+            log.warning(
+                "dropped a malformed packet (%s); more from this connection are only "
+                "counted, in /metrics",
+                problem,
+            )
         if strikes != self.max_per_connection:
             return False
         self.closed += 1
@@ -198,8 +201,12 @@ class EngineIOGuard:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send, sid)
         elif scope["method"] not in ENGINEIO_METHODS:
-            await _answer(send, 405, "Engine.IO answers GET, POST and OPTIONS.",
-                          [(b"allow", ", ".join(ENGINEIO_METHODS).encode())])  # fmt: skip
+            await _answer(
+                send,
+                405,
+                "Engine.IO answers GET, POST and OPTIONS.",
+                [(b"allow", ", ".join(ENGINEIO_METHODS).encode())],
+            )
         elif "j" in query:  # JSONP: a `<script>` of any site could open a session
             await _answer(send, 400, "JSONP polling is not served.")
         elif scope["method"] == "POST" and sid in self.server.eio.sockets:
@@ -329,7 +336,10 @@ async def _answer(
     send: Send, status: int, reason: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     body = reason.encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8"),
-               (b"content-length", str(len(body)).encode()), *(headers or [])]  # fmt: skip
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *(headers or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

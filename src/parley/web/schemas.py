@@ -166,7 +166,10 @@ class ConversationPublic(Schema):
     timestamp: Timestamp
     language: str = Field(examples=["ko"])
     latency_ms: dict[str, float] = Field(
-        default_factory=dict, description="Milliseconds from the start to the end of each stage."
+        default_factory=dict,
+        description="Milliseconds from the start to the end of each stage: `vad`, `stt`, "
+        "`llm_first_token`, `llm_first_clause`, `llm`, `tts_first_chunk`, `tts`, `total` (the "
+        "stage names stored with every turn, live or not).",
     )
 
 

@@ -114,10 +114,14 @@ class LlamaCppLLM:
             from parley.ai.local.state_cache import StateCache
 
             llama = Llama(
-                model_path=str(self._path), n_ctx=self._context, n_threads=self._threads,
-                n_threads_batch=self._batch_threads, n_batch=512, logits_all=False,
+                model_path=str(self._path),
+                n_ctx=self._context,
+                n_threads=self._threads,
+                n_threads_batch=self._batch_threads,
+                n_batch=512,
+                logits_all=False,
                 verbose=False,
-            )  # fmt: skip
+            )
             _keep_no_logit_rows(llama)
             llama.set_cache(StateCache(self._state_cache_bytes))
             self._adapt_threads(llama)
@@ -132,9 +136,13 @@ class LlamaCppLLM:
         llama = self._ensure_model()
         self._least, self._stop = least, stop  # read by every decode of this request
         chunks = llama.create_chat_completion(
-            messages=prompt, stream=True, max_tokens=max_tokens, temperature=self._temperature,
-            top_p=0.9, repeat_penalty=1.1,
-        )  # fmt: skip
+            messages=prompt,
+            stream=True,
+            max_tokens=max_tokens,
+            temperature=self._temperature,
+            top_p=0.9,
+            repeat_penalty=1.1,
+        )
         try:
             for chunk in chunks:
                 if stop.is_set():

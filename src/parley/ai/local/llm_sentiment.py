@@ -78,9 +78,12 @@ class LlmSentiment:
             from llama_cpp import Llama
 
             llama = Llama(
-                model_path=str(self._path), n_ctx=1024, n_threads=self._threads,
-                n_batch=512, verbose=False,
-            )  # fmt: skip
+                model_path=str(self._path),
+                n_ctx=1024,
+                n_threads=self._threads,
+                n_batch=512,
+                verbose=False,
+            )
             self._label_tokens = [
                 llama.tokenize(label.value.encode(), add_bos=False, special=False)[0]
                 for label in LABELS

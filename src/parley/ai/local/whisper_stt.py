@@ -109,9 +109,13 @@ class WhisperSTT:
             from faster_whisper import WhisperModel
 
             self._model = WhisperModel(
-                str(self._model_dir), device="cpu", compute_type="int8",
-                cpu_threads=self._threads, num_workers=1, local_files_only=True,
-            )  # fmt: skip
+                str(self._model_dir),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=self._threads,
+                num_workers=1,
+                local_files_only=True,
+            )
         return self._model
 
     def _transcribe(
@@ -127,11 +131,20 @@ class WhisperSTT:
         # With timestamps: without them Whisper base tends to stop at the first long pause of a
         # 30 s window (it heard only "안녕하세요." of a two-sentence Korean clip on CI's CPU).
         segments, _ = model.transcribe(
-            audio, language=chosen.value, task="transcribe", beam_size=1, best_of=1,
-            temperature=0.0, condition_on_previous_text=False, without_timestamps=False,
-            vad_filter=False, no_speech_threshold=0.6, log_prob_threshold=-1.0,
-            compression_ratio_threshold=2.4, chunk_length=30,
-        )  # fmt: skip
+            audio,
+            language=chosen.value,
+            task="transcribe",
+            beam_size=1,
+            best_of=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            without_timestamps=False,
+            vad_filter=False,
+            no_speech_threshold=0.6,
+            log_prob_threshold=-1.0,
+            compression_ratio_threshold=2.4,
+            chunk_length=30,
+        )
         parts: list[str] = []
         for segment in segments:  # decoded as they are taken, window by window
             if abandoned is not None and abandoned.is_set():
@@ -142,9 +155,12 @@ class WhisperSTT:
         return Transcript(text=text, language=chosen, duration_s=len(audio) / SAMPLE_RATE)
 
     def _transcribe_window(
-        self, model: Any, audio: Samples, language: Language | None,
+        self,
+        model: Any,
+        audio: Samples,
+        language: Language | None,
         abandoned: threading.Event | None = None,
-    ) -> Transcript:  # fmt: skip
+    ) -> Transcript:
         """Encode the clip padded to `window_s` only, then decode greedily on that."""
         from faster_whisper.tokenizer import Tokenizer
 
@@ -165,9 +181,14 @@ class WhisperSTT:
         duration = len(audio) / SAMPLE_RATE
         limit = min(448, len(prompt) + int(duration * TOKENS_PER_SECOND) + 8)
         result = model.model.generate(
-            encoded, [prompt], beam_size=1, max_length=limit, return_no_speech_prob=True,
-            suppress_blank=True, suppress_tokens=[-1],
-        )[0]  # fmt: skip
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=limit,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0]
         text = "" if result.no_speech_prob > 0.8 else tokenizer.decode(result.sequences_ids[0])
         text = drop_hallucinations(collapse_repeats(text.strip()))
         return Transcript(text=text, language=chosen, duration_s=duration)

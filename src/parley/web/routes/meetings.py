@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Path, Query, status
 from parley.meetings.domain import Meeting
 from parley.meetings.ports import Page
 from parley.meetings.service import MeetingService
+from parley.observability import record_meeting_created
 from parley.web.deps import HostTokenDep, MeetingsDep
 from parley.web.envelope import Success, documented, ok
 from parley.web.meeting_schemas import (
@@ -50,6 +51,7 @@ def public(meetings: MeetingService, meeting: Meeting) -> MeetingPublic:
 )
 async def create_meeting(body: MeetingCreate, meetings: MeetingsDep) -> Success[CreatedMeeting]:
     meeting, token = await meetings.create(body.draft())
+    record_meeting_created()
     return ok(CreatedMeeting(meeting=public(meetings, meeting), host_token=token))
 
 

@@ -1,6 +1,11 @@
-"""`GET /metrics`: runtime figures of this process as JSON, for operators and benchmarks.
+"""`GET /metrics`: runtime figures of this process, for Prometheus, operators and benchmarks.
 
-The default answer is cheap (a few counters and two reads under `/proc`), so it can be polled.
+The default answer is the Prometheus text format (`parley.observability`: counters and
+histograms of calls, turns, voice-to-voice and stage latencies, pacing, meetings, participants,
+Janus restarts, model jobs, cache bytes), for a scraper. `?format=json` answers the JSON view
+the benchmarks read (below), as it always was.
+
+The JSON answer is cheap (a few counters and two reads under `/proc`), so it can be polled.
 `?objects=true` adds a census of the live media objects (after a full garbage collection, so
 what it counts is really reachable): it walks the whole heap and blocks the event loop for tens
 of milliseconds, so it is a leak check, not something to scrape, and it is not computed when
@@ -10,24 +15,31 @@ of milliseconds, so it is a leak check, not something to scrape, and it is not c
 from __future__ import annotations
 
 import asyncio
+import enum
 import gc
 import os
 import resource
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Annotated
 
 from aiortc import RTCPeerConnection
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Response
 
 from parley import memory
 from parley.calls.live import LiveCall
 from parley.config import AppEnv
+from parley.meetings.events import RoomEvent, RoomEventKind
+from parley.meetings.service import MeetingService
+from parley.observability import CONTENT_TYPE, Metrics
 from parley.rtc.speech_track import PACING, SpeechTrack, live_tracks
-from parley.web.deps import LiveCallsDep, SettingsDep
+from parley.web.deps import ServicesDep
 from parley.web.packets import Garbage
 from parley.web.schemas import Schema
+from parley.web.services import Services, Sockets
 
 router = APIRouter(tags=["health"])
 
@@ -79,20 +91,120 @@ class RuntimeMetrics(Schema):
     objects: ObjectCensus | None = None
 
 
+class MetricsFormat(enum.StrEnum):
+    PROMETHEUS = "prometheus"
+    JSON = "json"
+
+
 @router.get(
     "/metrics",
-    summary="Runtime figures of this process (memory, CPU, tasks, live calls, audio pacing)",
+    summary="Runtime figures of this process (Prometheus text format; `?format=json` for JSON)",
+    response_model=RuntimeMetrics,
+    responses={
+        200: {
+            "description": "Prometheus's text format (version 0.0.4), or `RuntimeMetrics` as JSON",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def metrics(
-    request: Request, live: LiveCallsDep, settings: SettingsDep, objects: bool = False
-) -> RuntimeMetrics:
+    services: ServicesDep,
+    view: Annotated[MetricsFormat, Query(alias="format")] = MetricsFormat.PROMETHEUS,
+    objects: bool = False,
+) -> Response | RuntimeMetrics:
+    """`objects` (JSON only) adds the census of live media objects."""
+    if view is MetricsFormat.PROMETHEUS:
+        return Response(services.metrics.exposition(), media_type=CONTENT_TYPE)
+    return _figures(services, objects=objects)
+
+
+def watch(services: Services) -> None:
+    """Register the app's own figures, read at every Prometheus scrape: live calls, warm-up,
+    Janus restarts, malformed packets, and the meetings' attendance."""
+    metrics, live, janus = services.metrics, services.live, services.janus
+    metrics.read("parley_live_calls", "Live calls in this process.", lambda: len(live))
+    metrics.read(
+        "parley_models_warming",
+        "1 while the local LLM still reads the calls' prompts in after start-up.",
+        lambda: float(services.models_warming),
+    )
+    metrics.read(
+        "parley_janus_restarts",
+        "Times the supervised Janus was started again after it died.",
+        lambda: janus.restarts if janus is not None else 0,
+        counter=True,
+    )
+    _watch_attendance(metrics, services.meetings)
+    if services.sockets is not None:
+        _watch_garbage(metrics, services.sockets.server.garbage)
+
+
+def _watch_attendance(metrics: Metrics, meetings: MeetingService) -> None:
+    attendance = Attendance()
+    meetings.participants.subscribe(attendance)
+    metrics.read(
+        "parley_meetings_live", "Meetings with someone in them.", lambda: attendance.meetings
+    )
+    metrics.read(
+        "parley_meeting_participants", "People in live meetings.", lambda: attendance.participants
+    )
+
+
+def _watch_garbage(metrics: Metrics, garbage: Garbage) -> None:
+    metrics.read(
+        "parley_socket_malformed_packets",
+        "Malformed Socket.IO packets dropped.",
+        lambda: garbage.packets,
+        counter=True,
+    )
+    metrics.read(
+        "parley_socket_closed_for_malformed",
+        "Connections closed for sending too many malformed packets.",
+        lambda: garbage.closed,
+        counter=True,
+    )
+
+
+class Attendance:
+    """Who is in which live meeting, kept from the participant registry's events (a listener),
+    so that the counts need no reach into the registry's insides."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[uuid.UUID, set[str]] = {}
+
+    async def __call__(self, event: RoomEvent) -> None:
+        who = event.participant
+        if event.kind is RoomEventKind.JOINED and who is not None:
+            self._rooms.setdefault(event.meeting_id, set()).add(who.id)
+        elif event.kind in (RoomEventKind.LEFT, RoomEventKind.KICKED) and who is not None:
+            self._leave(event.meeting_id, who.id)
+        elif event.kind is RoomEventKind.CLOSED:
+            self._rooms.pop(event.meeting_id, None)
+
+    def _leave(self, meeting_id: uuid.UUID, participant_id: str) -> None:
+        room = self._rooms.get(meeting_id, set())
+        room.discard(participant_id)
+        if not room:
+            self._rooms.pop(meeting_id, None)
+
+    @property
+    def meetings(self) -> int:
+        return len(self._rooms)
+
+    @property
+    def participants(self) -> int:
+        return sum(len(room) for room in self._rooms.values())
+
+
+def _figures(services: Services, *, objects: bool) -> RuntimeMetrics:
     census = None
-    if objects and settings.server.app_env is not AppEnv.PRODUCTION:
+    if objects and services.settings.server.app_env is not AppEnv.PRODUCTION:
         census = _census()
+    live = services.live
     return RuntimeMetrics(
         process=_process(),
         asyncio_tasks=len(asyncio.all_tasks()),
-        models_warming=_warming(request),
+        models_warming=services.models_warming,
         media=MediaFigures(
             live_calls=len(live),
             speech_tracks=live_tracks(),
@@ -103,21 +215,16 @@ async def metrics(
             speech_gaps=PACING.speech_gaps,
             gap_seconds=round(PACING.gap_seconds, 3),
         ),
-        sockets=_sockets(request),
+        sockets=_sockets(services.sockets),
         caches=_caches(),
         objects=census,
     )
 
 
-def _warming(request: Request) -> bool:
-    task: asyncio.Task[None] | None = getattr(request.app.state, "warming", None)
-    return task is not None and not task.done()
-
-
-def _sockets(request: Request) -> SocketFigures:
-    garbage: Garbage | None = getattr(getattr(request.app.state, "sio", None), "garbage", None)
-    if garbage is None:  # the HTTP app alone, without Socket.IO
+def _sockets(sockets: Sockets | None) -> SocketFigures:
+    if sockets is None:  # the HTTP app alone, without Socket.IO
         return SocketFigures(malformed_packets=0, closed_for_malformed=0)
+    garbage = sockets.server.garbage
     return SocketFigures(malformed_packets=garbage.packets, closed_for_malformed=garbage.closed)
 
 

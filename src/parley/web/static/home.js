@@ -6,6 +6,7 @@
 
 import { $, el, icon, store } from "/dom.js";
 import { errorText, language, onLanguageChange, t } from "/i18n.js";
+import { api, ApiError } from "/lib/api.js";
 
 const API = "/api/v1/meetings";
 const KEYS = {
@@ -51,38 +52,13 @@ class FormError extends Error {
   }
 }
 
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-async function api(method, path, body) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: body ? { "Content-Type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch {
-    throw new ApiError(0, "NETWORK", t("error.NETWORK"));
-  }
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    /* not JSON */
-  }
-  if (!response.ok || payload?.success === false) {
-    const error = payload?.error ?? {};
-    const message = error.message ?? t("home.errHttp", { status: response.status });
-    throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, errorText(error.code, message));
-  }
-  return payload?.data;
+/** A failed request in people's words: no answer is "can't reach Parley", our text for a known
+ * code, else the server's message, or its bare status when the answer was not Parley's. */
+function failure(err) {
+  if (!(err instanceof ApiError)) return String(err?.message ?? err);
+  if (err.status === 0) return t("error.NETWORK");
+  if (err.code === `HTTP_${err.status}`) return t("home.errHttp", { status: err.status });
+  return errorText(err.code, err.message);
 }
 
 // `message` may be a function of nothing, so that a language change can say it again.
@@ -155,7 +131,7 @@ async function onCreate(event) {
     if (body.hostName) store.set(KEYS.name, body.hostName);
     location.assign(`/meetings/${encodeURIComponent(meeting.id)}`);
   } catch (err) {
-    showError(ui.createError, err.message);
+    showError(ui.createError, () => failure(err));
     setBusy(ui.createBtn, false);
   }
 }
@@ -195,7 +171,7 @@ async function onJoin(event) {
   } catch (err) {
     const notFound = err.status === 404 || err.status === 422;
     ui.joinInput.setAttribute("aria-invalid", "true");
-    showError(ui.joinError, notFound ? () => t("error.MEETING_NOT_FOUND") : err.message);
+    showError(ui.joinError, notFound ? () => t("error.MEETING_NOT_FOUND") : () => failure(err));
     setBusy(ui.joinGo, false);
   }
 }

@@ -19,16 +19,18 @@ export class ApiError extends Error {
 }
 
 /**
- * `method path` with an optional JSON `body`; resolves to the envelope's `data`.
+ * `method path` with an optional JSON `body` (undefined or null: none); resolves to the
+ * envelope's `data`.
  * @param {{headers?: object, timeoutMs?: number}} options
  */
 export async function api(method, path, body = undefined, { headers = {}, timeoutMs = 15_000 } = {}) {
+  const json = body !== undefined && body !== null;
   let response;
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? { ...headers } : { "Content-Type": "application/json", ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: json ? { "Content-Type": "application/json", ...headers } : { ...headers },
+      body: json ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
