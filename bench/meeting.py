@@ -176,7 +176,7 @@ async def main(ns: Netns, args: argparse.Namespace, workdir: Path) -> None:
         webrtc={"stun_server_urls": []},
     )
     async with serve_app(settings) as (base, app):
-        supervisor = app.state.janus.server
+        supervisor = app.state.services.janus.server
         assert isinstance(supervisor, JanusSupervisor)
         assert supervisor.pid is not None
         await asyncio.sleep(12)  # the LLM prompt cache warms in the background after start

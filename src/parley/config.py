@@ -587,6 +587,16 @@ class AISettings(_Section):
         validation_alias="AI_PRELOAD",
         description="Load the local models at start rather than on the first call.",
     )
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir.expanduser()
+
+
+class CallSettings(_Section):
+    """How a live AI call takes turns with its caller (`parley.ai.turns`,
+    `parley.calls.turn_taker`; docs/calls-protocol.md), and what it sends beside the audio."""
+
     legacy_audio_event: bool = Field(
         True,
         validation_alias="AI_AUDIO_RESPONSE_EVENT",
@@ -655,10 +665,6 @@ class AISettings(_Section):
             "starting turns or barge-ins."
         ),
     )
-
-    @property
-    def models_path(self) -> Path:
-        return self.models_dir.expanduser()
 
 
 class JanusSettings(_Section):
@@ -968,6 +974,7 @@ class Settings(BaseModel):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
     ai: AISettings = Field(default_factory=AISettings)
+    calls: CallSettings = Field(default_factory=CallSettings)
     janus: JanusSettings = Field(default_factory=JanusSettings)
     meetings: MeetingSettings = Field(default_factory=MeetingSettings)
 
@@ -1013,6 +1020,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "openai": OpenAISettings,
     "webrtc": WebRTCSettings,
     "ai": AISettings,
+    "calls": CallSettings,
     "janus": JanusSettings,
     "meetings": MeetingSettings,
 }

@@ -77,13 +77,13 @@ async def test_a_stranger_with_the_session_id_cannot_join_hear_or_end_the_call(
     assert greeting["text"]
     heard = {event for event, _ in stranger.events}
     assert heard == {"error"}, stranger.events
-    assert app.state.live.get(call_id) is not None
+    assert app.state.services.live.get(call_id) is not None
     status = (await caller.http.get(f"/api/v1/calls/{call_id}")).json()["data"]["call"]["status"]
     assert status == "IN_PROGRESS"
 
     await stranger.sio.disconnect()  # the stranger's going changes nothing either
     await asyncio.sleep(0.3)
-    assert app.state.live.get(call_id) is not None
+    assert app.state.services.live.get(call_id) is not None
     await hang_up(caller)
 
 
@@ -101,7 +101,8 @@ async def test_the_caller_rejoins_once_its_old_connection_is_gone(
 
     await first.sio.disconnect()
     for _ in range(100):
-        if not len(app.state.live) and not app.state.sio.namespace_handlers[NS].holders:
+        holders = app.state.shell.sockets.server.namespace_handlers[NS].holders
+        if not len(app.state.services.live) and not holders:
             break
         await asyncio.sleep(0.02)
     event, payload = await second.send("join-session", session)

@@ -131,13 +131,18 @@ class Caller:
 
 @asynccontextmanager
 async def serving(
-    tmp_path: Path, engine: AIEngine, *, webrtc: dict[str, Any] | None = None, **ai: Any
+    tmp_path: Path,
+    engine: AIEngine,
+    *,
+    webrtc: dict[str, Any] | None = None,
+    calls: dict[str, Any] | None = None,
 ) -> AsyncIterator[tuple[str, Any]]:
     """The real app (HTTP + Socket.IO) under uvicorn in this event loop, on loopback only."""
     settings = make_settings(
         tmp_path,
         webrtc={"stun_server_urls": [], "ice_host_addresses": ["127.0.0.1"], **(webrtc or {})},
-        ai={"default_language": "en", **ai},
+        ai={"default_language": "en"},
+        calls=calls or {},
     )
     try:
         async with serve_app(settings, engine) as running:
@@ -236,7 +241,7 @@ async def test_a_call_greets_listens_answers_and_stores_the_turns(
         await caller.http.__class__(base_url=base).get(f"/api/v1/calls/{caller.call['id']}")
     ).json()
     assert call["data"]["call"]["status"] == "ENDED"
-    assert len(app.state.live) == 0
+    assert len(app.state.services.live) == 0
 
 
 async def test_the_ais_own_voice_coming_back_does_not_interrupt_it(
@@ -256,7 +261,7 @@ async def test_the_ais_own_voice_coming_back_does_not_interrupt_it(
     assert max(loud) - min(loud) > 2.0
     greeting = await caller.wait_for("transcript", lambda p: p["turn"] == 0 and p["final"])
     assert greeting["interrupted"] is False  # by its own echo
-    live = app.state.live.get(caller.call["id"])
+    live = app.state.services.live.get(caller.call["id"])
     echo = f"echo checks {live.echo.checks}, echo {live.echo.echoes}; events {caller.events}"
     assert not [p for _, e, p in caller.events if e == "transcript" and p["speaker"] == "caller"], (
         echo
@@ -295,8 +300,8 @@ async def test_a_server_at_capacity_refuses_a_new_call_and_keeps_the_others(
         assert refused["code"] == "AT_CAPACITY"
         assert "MAX_LIVE_CALLS" in refused["message"]
         assert not [e for _, e, _ in second.events if e == "answer"]
-        assert len(app.state.live) == 1
-        assert app.state.live.get(first.call["id"]) is not None  # the first call goes on
+        assert len(app.state.services.live) == 1
+        assert app.state.services.live.get(first.call["id"]) is not None  # the first call goes on
         await hang_up(first)
         await hang_up(second)
 
@@ -345,7 +350,7 @@ async def test_bad_payloads_get_an_error_and_change_nothing(server: tuple[str, A
         assert errors(caller)[before]["message"]
     call = (await caller.http.get(f"/api/v1/calls/{caller.call['id']}")).json()["data"]["call"]
     assert call["status"] == "RINGING"
-    assert len(app.state.live) == 0
+    assert len(app.state.services.live) == 0
     await signal(caller, "no-such-event", {"x": 1})  # ignored, as any unknown event
     await hang_up(caller)
 
@@ -365,10 +370,10 @@ async def test_every_hang_up_releases_everything(
     tmp_path: Path, local_engine: AIEngine, path: str
 ) -> None:
     idle: dict[str, Any] = {"call_idle_timeout_s": 2.0} if path == "idle" else {}
-    async with serving(tmp_path, local_engine, **idle) as (base, app):
+    async with serving(tmp_path, local_engine, calls=idle) as (base, app):
         caller = await open_call(base)
         call_id = caller.call["id"]
-        live = app.state.live.get(call_id)
+        live = app.state.services.live.get(call_id)
         assert live is not None
         assert call_tasks(call_id)
         if path == "leave-session":
@@ -385,10 +390,10 @@ async def test_every_hang_up_releases_everything(
         elif path == "idle":
             await caller.wait_for("call-state", lambda p: p["status"] == "ENDED", within=15)
             for _ in range(50):  # a call that closed itself leaves the registry at once
-                if len(app.state.live) == 0:
+                if len(app.state.services.live) == 0:
                     break
                 await asyncio.sleep(0.1)
-            assert len(app.state.live) == 0
+            assert len(app.state.services.live) == 0
     # after shutdown (or the hang-up), nothing of the call is left
     for _ in range(50):
         if live.closed and not call_tasks(call_id):
@@ -398,7 +403,7 @@ async def test_every_hang_up_releases_everything(
     assert call_tasks(call_id) == []
     assert live.pc.connectionState == "closed"
     assert live.track.readyState == "ended"
-    assert len(app.state.live) == 0
+    assert len(app.state.services.live) == 0
     if caller.sio.connected:
         await caller.sio.disconnect()
     await caller.pc.close()
@@ -475,7 +480,7 @@ async def test_a_failing_llm_mid_call_apologizes_and_the_call_goes_on(
         assert caller.ear.loud_since(spoken + 0.5) is not None  # the apology was heard
         call = (await caller.http.get(f"/api/v1/calls/{caller.call['id']}")).json()["data"]["call"]
         assert call["status"] == "IN_PROGRESS"
-        assert app.state.live.get(caller.call["id"]) is not None
+        assert app.state.services.live.get(caller.call["id"]) is not None
         await hang_up(caller)
 
 

@@ -100,7 +100,7 @@ async def test_join_and_offer_back_to_back_get_a_greeting_and_an_answer(
         await asyncio.sleep(0.05)
     assert caller.ear.loud_since(spoken + 0.2) is not None, "the answer was not heard"
     await hang_up(caller)
-    assert len(app.state.live) == 0
+    assert len(app.state.services.live) == 0
 
 
 async def test_a_burst_sent_in_one_go_is_handled_in_order(server: tuple[str, Any]) -> None:
@@ -128,11 +128,11 @@ async def test_a_burst_sent_in_one_go_is_handled_in_order(server: tuple[str, Any
     http = caller.http
     for _ in range(150):
         status = (await http.get(f"/api/v1/calls/{caller.call['id']}")).json()["data"]["call"]
-        if status["status"] == "ENDED" and len(app.state.live) == 0:
+        if status["status"] == "ENDED" and len(app.state.services.live) == 0:
             break
         await asyncio.sleep(0.1)
     assert status["status"] == "ENDED", status
-    assert len(app.state.live) == 0
+    assert len(app.state.services.live) == 0
     got = names(caller)
     assert not [p for _, e, p in caller.events if e == "error"], caller.events
     assert got.index("joined-session") < got.index("answer"), got

@@ -52,7 +52,7 @@ async def running(
 @asynccontextmanager
 async def room_admin(app: FastAPI) -> AsyncIterator[VideoRoomAdmin]:
     """Our own look into Janus, beside the app's."""
-    janus: Janus = app.state.janus
+    janus: Janus = app.state.services.janus
     session = await janus.client.create_session()
     try:
         yield await VideoRoomAdmin.attach(janus.client, session)
@@ -68,7 +68,7 @@ async def create(client: httpx.AsyncClient, **fields: Any) -> tuple[dict[str, An
 
 
 async def room_of(app: FastAPI, meeting_id: str) -> int:
-    service: MeetingService = app.state.meetings
+    service: MeetingService = app.state.services.meetings
     return (await service.get(meeting_id)).janus_room
 
 
@@ -113,14 +113,14 @@ async def test_the_host_kicks_a_publisher_out_of_the_janus_room(
     async with running(tmp_path, idle_engine) as (app, client), room_admin(app) as admin:
         meeting, token = await create(client)
         room = await room_of(app, meeting["id"])
-        janus: Janus = app.state.janus
+        janus: Janus = app.state.services.janus
         session = await janus.client.create_session()
         handle = await session.attach(PLUGIN)
         joined = await handle.message(
             {"request": "join", "ptype": "publisher", "room": room, "display": "Dana"}
         )
         dana = Participant(uuid.UUID(meeting["id"]), "Dana", feed_id=int(joined.data["id"]))
-        service: MeetingService = app.state.meetings
+        service: MeetingService = app.state.services.meetings
         await service.participants.add(dana)
         assert [p.display for p in await admin.list_participants(room)] == ["Dana"]
 
@@ -142,7 +142,7 @@ async def test_rooms_are_recreated_after_janus_restarts(
         ended, token = await create(client, title="ended")
         await client.post(f"/api/v1/meetings/{ended['id']}/end", headers=bearer(token))
         rooms = {m["title"]: await room_of(app, m["id"]) for m in (live, ended)}
-        supervisor = app.state.janus.server
+        supervisor = app.state.services.janus.server
         assert isinstance(supervisor, JanusSupervisor)
         old_pid = supervisor.pid
         assert old_pid is not None

@@ -121,7 +121,7 @@ async def test_join_refusals(app: tuple[str, Any]) -> None:
 async def test_every_request_needs_a_join_and_a_valid_payload(app: tuple[str, Any]) -> None:
     base, state = app
     meeting, _ = await create_meeting(base)
-    service: MeetingService = state.state.meetings
+    service: MeetingService = state.state.services.meetings
     async with connected(base) as person:
         for event in REQUESTS:
             reply = await person.request(event, {})
@@ -206,7 +206,7 @@ async def test_the_assistant_streams_an_answer_with_the_chat_as_context(
         assert 0 < done["firstChunkMs"] < 30_000
         assert not ben.received("assistant-chunk")  # only the asker sees the answer stream
 
-    service: MeetingService = state.state.meetings
+    service: MeetingService = state.state.services.meetings
     [stored] = await service.assistant_history(uuid.UUID(meeting["id"]))
     assert stored.status is ExchangeStatus.ANSWERED
     assert stored.answer == done["answer"]
@@ -263,7 +263,7 @@ async def test_host_actions_are_the_hosts_alone(app: tuple[str, Any]) -> None:
 async def test_leaving_disconnecting_and_deleting(app: tuple[str, Any]) -> None:
     base, state = app
     meeting, token = await create_meeting(base)
-    service: MeetingService = state.state.meetings
+    service: MeetingService = state.state.services.meetings
     async with connected(base) as ann:
         await ann.join(meeting["id"], "Ann")
         async with connected(base) as ben:
@@ -282,7 +282,7 @@ async def test_leaving_disconnecting_and_deleting(app: tuple[str, Any]) -> None:
             assert response.status_code == 200
         assert (await ann.wait_for("meeting-closed"))["reason"] == "deleted"
         await asyncio.sleep(0.1)
-        assert state.state.meetings_socket.members == 0
+        assert state.state.shell.sockets.meetings.members == 0
 
 
 async def test_a_failing_assistant_model_is_an_error_not_a_crash(tmp_path: Path) -> None:
@@ -300,7 +300,7 @@ async def test_a_failing_assistant_model_is_an_error_not_a_crash(tmp_path: Path)
             # The meeting goes on: chat works, and the next question is accepted.
             assert (await ann.ok("chat", {"text": "still here"}))["message"]
             assert (await ann.ok("ask", {"question": "And now?"}))["exchangeId"]
-        service: MeetingService = state.state.meetings
+        service: MeetingService = state.state.services.meetings
         exchanges = await service.assistant_history(uuid.UUID(meeting["id"]))
         assert exchanges[0].status is ExchangeStatus.FAILED
         assert exchanges[0].error

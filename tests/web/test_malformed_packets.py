@@ -166,7 +166,8 @@ async def test_two_thousand_malformed_packets_leave_no_traceback(
     assert warnings_of_packets(caplog) == len(chunks) + len(posts)  # one per connection
     figures = await metrics(base)
     assert figures == {"malformedPackets": 2025, "closedForMalformed": 0}
-    assert http_app.state.sio.garbage.connections == 0  # nothing kept of closed connections
+    server = http_app.state.shell.sockets.server
+    assert server.garbage.connections == 0  # nothing kept of closed connections
 
 
 @pytest.mark.parametrize("frame", ["", "42/meetings,["], ids=["engineio", "socketio"])
@@ -198,7 +199,8 @@ async def test_a_polling_session_that_keeps_sending_garbage_is_closed(
         query["sid"] = json.loads(opened.text[1:])["sid"]
         for _ in range(MAX_PER_CONNECTION):
             await http.post("/socket.io/", params=query, content=b"x")
-    assert query["sid"] not in http_app.state.sio.eio.sockets  # the session is no more
+    server = http_app.state.shell.sockets.server
+    assert query["sid"] not in server.eio.sockets  # the session is no more
     assert problems(caplog) == []
     assert (await metrics(base))["closedForMalformed"] == 1
 

@@ -233,7 +233,7 @@ async def _janus_restart(ns: Netns, tmp_path: Path) -> None:
         ben_id = await enter(ben, url, "Ben")
         await decoding(ann, [ben_id])
 
-        supervisor = app.state.janus.server
+        supervisor = app.state.services.janus.server
         assert isinstance(supervisor, JanusSupervisor)
         old_pid = supervisor.pid
         assert old_pid is not None

@@ -54,7 +54,7 @@ from parley.web.origins import OriginPolicy, PolicyCORSMiddleware
 from parley.web.packets import ParleySocketServer
 from parley.web.routes import calls, conversation, health, meetings, metrics
 from parley.web.security_headers import SecurityHeadersMiddleware
-from parley.web.services import AppShell, Services, Sockets, expose_legacy, shell_of
+from parley.web.services import AppShell, Services, Sockets, shell_of
 from parley.web.signaling import SignalingNamespace
 from parley.web.static_files import SocketIOWithClient, mount_static
 
@@ -100,7 +100,6 @@ def create_asgi_app(settings: Settings, *, engine: AIEngine | None = None) -> so
     meetings_socket = MeetingsNamespace(settings)
     sio.register_namespace(meetings_socket)
     shell_of(app).sockets = Sockets(sio, meetings_socket)
-    app.state.sio, app.state.meetings_socket = sio, meetings_socket  # read by tests
     return SocketIOWithClient(sio, other_asgi_app=app)
 
 
@@ -129,7 +128,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.callback(log.info, "parley stopped")
         services = await _open(stack, shell)
         app.state.services = services
-        expose_legacy(app.state, services)
         metrics.watch(services)  # what `/metrics` reads of this run's parts
         log.info("parley %s ready (%s)", __version__, shell.settings.server.app_env.value)
         yield

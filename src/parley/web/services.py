@@ -3,16 +3,14 @@ its lifespan opened), instead of an untyped `app.state` bag.
 
 `create_app` puts the shell on `app.state.shell`; the lifespan opens the parts and puts one
 frozen `Services` on `app.state.services`, which `deps.py` and the routes read. Both are set
-once. Nothing else writes to `app.state` but the names kept for the code that still reads them:
-`expose_legacy` (the `/signaling` namespace, tests) and `create_asgi_app`'s `sio` and
-`meetings_socket` (tests).
+once, and nothing else is written to `app.state`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
@@ -82,18 +80,3 @@ def services_of(connection: HTTPConnection) -> Services:
     """The running app's services (only while its lifespan runs: requests never come outside)."""
     services: Services = connection.app.state.services
     return services
-
-
-def expose_legacy(state: Any, services: Services) -> None:
-    """The names `app.state` carried before the container, for the code that still reads them:
-    the `/signaling` namespace (`state.calls`, `state.live`) and the tests. New code reads
-    `app.state.services`."""
-    state.settings = services.settings
-    state.database = services.database
-    state.janus = services.janus
-    state.calls = services.calls
-    state.conversation = services.conversation
-    state.live = services.live
-    state.meetings = services.meetings
-    state.meeting_media = services.media
-    state.warming = services.warming

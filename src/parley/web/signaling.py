@@ -132,7 +132,7 @@ class SignalingNamespace(SocketNamespace[Session]):
     Each connection's events are handled in the order it sent them (`parley.web.ordering`)."""
 
     def __init__(self, settings: Settings, state: Any, holders: SessionHolds | None = None) -> None:
-        """`state` is the app's state, where the lifespan puts `calls` and `live` once started;
+        """`state` is the app's state, where the lifespan puts its `services` once started;
         `holders` keeps who holds each session (in this process's memory by default)."""
         super().__init__("/signaling")
         self._settings = settings
@@ -141,12 +141,12 @@ class SignalingNamespace(SocketNamespace[Session]):
 
     @property
     def _calls(self) -> CallService:
-        calls: CallService = self._state.calls
+        calls: CallService = self._state.services.calls
         return calls
 
     @property
     def _live(self) -> LiveCalls:
-        live: LiveCalls = self._state.live
+        live: LiveCalls = self._state.services.live
         return live
 
     async def joined(self, sid: str, body: SessionPayload) -> Session:
@@ -208,22 +208,22 @@ class SignalingNamespace(SocketNamespace[Session]):
         return {}
 
     def _options(self, session: Session) -> LiveOptions:
-        ai, rtc = self._settings.ai, self._settings.webrtc
+        ai, calls, rtc = self._settings.ai, self._settings.calls, self._settings.webrtc
         return LiveOptions(
             language=Language(session["language"] or ai.default_language),
             voice=session["voice"],
             system_prompt=session["systemPrompt"],
             stun_urls=tuple(rtc.stun_server_urls),
-            legacy_audio_event=ai.legacy_audio_event,
-            idle_timeout_s=ai.call_idle_timeout_s,
+            legacy_audio_event=calls.legacy_audio_event,
+            idle_timeout_s=calls.call_idle_timeout_s,
             turns=TurnConfig(
-                min_speech_s=ai.turn_min_speech_s,
-                end_silence_s=ai.turn_end_silence_s,
-                early_end_silence_s=min(ai.turn_early_end_silence_s, ai.turn_end_silence_s),
-                pause_s=min(ai.turn_stt_pause_s, ai.turn_end_silence_s),
-                answer_pause_s=min(ai.turn_answer_pause_s, ai.turn_end_silence_s),
+                min_speech_s=calls.turn_min_speech_s,
+                end_silence_s=calls.turn_end_silence_s,
+                early_end_silence_s=min(calls.turn_early_end_silence_s, calls.turn_end_silence_s),
+                pause_s=min(calls.turn_stt_pause_s, calls.turn_end_silence_s),
+                answer_pause_s=min(calls.turn_answer_pause_s, calls.turn_end_silence_s),
             ),
-            echo_guard=ai.echo_guard,
+            echo_guard=calls.echo_guard,
         )
 
     @handles(Answer)
