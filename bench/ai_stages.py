@@ -25,7 +25,7 @@ from tests.speech import resample, speak, with_silence
 from parley.ai.base import AudioChunk, ChatMessage, Language
 from parley.ai.engine import build_engine, install_local_models
 from parley.ai.local.whisper_stt import WhisperSTT
-from parley.calls.conversation import DEFAULT_PROMPTS
+from parley.calls.agent import Agent
 from parley.config import load_settings
 
 UTTERANCES = {
@@ -93,7 +93,7 @@ async def bench_llm(engine: Any, rounds: int) -> None:
     for lang, questions in QUESTIONS.items():
         first_tokens: list[float] = []
         rates: list[float] = []
-        system = ChatMessage("system", DEFAULT_PROMPTS[lang])
+        system = ChatMessage("system", Agent().system_prompt(lang, None))
         for i in range(rounds * len(questions)):
             messages = [system, ChatMessage("user", questions[i % len(questions)])]
             started = time.perf_counter()

@@ -667,6 +667,36 @@ class CallSettings(_Section):
     )
 
 
+class AgentSettings(_Section):
+    """What the AI agent of a call knows and how long it may talk (`parley.calls.agent`)."""
+
+    knowledge_file: Path | None = Field(
+        None,
+        validation_alias="AGENT_KNOWLEDGE_FILE",
+        description=(
+            "A Markdown or plain-text file of the business's facts (hours, policies, FAQ; "
+            "Korean and/or English) that calls answer from; a small file goes whole into every "
+            "prompt, a large one is searched per turn. Unset: the agent offers to check or "
+            "transfer for any such fact."
+        ),
+    )
+    max_sentences: int = Field(
+        2,
+        ge=1,
+        le=10,
+        validation_alias="AGENT_MAX_SENTENCES",
+        description="Sentences of a reply the caller hears; the LLM is stopped after them.",
+    )
+    acknowledge: bool = Field(
+        True,
+        validation_alias="AGENT_ACKNOWLEDGE",
+        description=(
+            'Say a short "Okay." ("네.") when the caller\'s turn is over and the answer has no '
+            "speech yet, as a person would while looking it up (live calls)."
+        ),
+    )
+
+
 class JanusSettings(_Section):
     """The Janus WebRTC Gateway (the meetings' SFU).
 
@@ -975,6 +1005,7 @@ class Settings(BaseModel):
     webrtc: WebRTCSettings = Field(default_factory=WebRTCSettings)
     ai: AISettings = Field(default_factory=AISettings)
     calls: CallSettings = Field(default_factory=CallSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     janus: JanusSettings = Field(default_factory=JanusSettings)
     meetings: MeetingSettings = Field(default_factory=MeetingSettings)
 
@@ -1021,6 +1052,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "webrtc": WebRTCSettings,
     "ai": AISettings,
     "calls": CallSettings,
+    "agent": AgentSettings,
     "janus": JanusSettings,
     "meetings": MeetingSettings,
 }

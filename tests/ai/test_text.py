@@ -1,6 +1,6 @@
 import pytest
 
-from parley.ai.text import SentenceSplitter, speakable
+from parley.ai.text import PhoneReply, SentenceSplitter, speakable
 
 
 def split(pieces: list[str], **options: int) -> list[str]:
@@ -75,3 +75,68 @@ def test_the_first_clause_goes_with_its_comma_token_not_the_next() -> None:
 )
 def test_speakable_removes_what_cannot_be_said(raw: str, spoken: str) -> None:
     assert speakable(raw) == spoken
+
+
+def phone(text: str, *, step: int = 3, sentences: int = 2) -> tuple[list[str], bool]:
+    """What `PhoneReply` lets through when `text` streams in pieces of `step` characters."""
+    reply, kept = PhoneReply(sentences), []
+    for start in range(0, len(text), step):
+        kept += reply.feed(text[start : start + step])
+        if reply.done:
+            break
+    return kept + reply.flush(), reply.done
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 1000])
+def test_a_phone_reply_stops_at_two_sentences_whatever_the_streaming(step: int) -> None:
+    kept, done = phone("Sure, I can help. Your order ships in 3 days. Anything else?", step=step)
+    assert " ".join(kept) == "Sure, I can help. Your order ships in 3 days."
+    assert done
+
+
+@pytest.mark.parametrize("step", [1, 4, 1000])
+def test_a_list_is_read_as_sentences_without_its_markers(step: int) -> None:
+    text = "Here are the steps:\n1. Open **Settings**\n2. Click *Reset*\n- Check your email"
+    kept, done = phone(text, step=step, sentences=5)
+    assert " ".join(kept) == "Here are the steps: Open Settings. Click Reset. Check your email"
+    assert not done
+
+
+def test_ai_talk_is_never_read_out() -> None:
+    assert phone("As an AI language model, I can check that for you.")[0] == [
+        "I can check that for you."
+    ]
+    assert phone("I am an AI assistant. We open at 9 a.m. on weekdays.")[0] == [
+        "We open at 9 a.m. on weekdays."
+    ]
+    assert phone("AI 언어 모델로서, 확인해 드리겠습니다.")[0] == ["확인해 드리겠습니다."]
+    assert phone("저는 AI라서 잘 모릅니다. 담당자에게 연결해 드릴까요?")[0] == [
+        "담당자에게 연결해 드릴까요?"
+    ]
+
+
+def test_korean_sentences_count_too() -> None:
+    kept, done = phone("네, 도와드리겠습니다. 주문 번호를 알려주시겠어요? 그리고 성함도요.")
+    assert kept == ["네,", "도와드리겠습니다.", "주문 번호를 알려주시겠어요?"]
+    assert done
+
+
+def test_a_reply_that_never_ends_a_sentence_is_stopped_by_its_length() -> None:
+    reply, kept = PhoneReply(2, max_chars=120), []
+    for _ in range(80):
+        kept += reply.feed("and then, ")
+    assert reply.done
+    assert 120 <= sum(map(len, kept)) < 200
+
+
+def test_a_refusal_becomes_an_offer_of_a_person_and_ends_the_reply() -> None:
+    assert " ".join(phone("I'm sorry, but I can't assist with that. Anything else?")[0]) == (
+        "I'm sorry, but I can transfer you to a colleague who can help with that."
+    )
+    assert phone("I cannot help with that request.")[0] == [
+        "I can transfer you to a colleague who can help with that."
+    ]
+    assert phone("죄송하지만 그 요청은 도와드릴 수 없습니다. 다른 문의가 있으신가요?")[0][-1] == (
+        "담당자에게 연결해 드리겠습니다."
+    )
+    assert phone("I can help you with that.")[0] == ["I can help you with that."]

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from parley.ai.base import Language, Sentiment, SentimentScore
+from parley.ai.base import ChatMessage, Confidence, Language, Sentiment, SentimentScore
 from parley.ai.turns import TurnConfig
 from parley.calls.answerer import Answerer
 from parley.calls.conversation import ConversationService
-from parley.calls.domain import Call, Role
+from parley.calls.domain import Call, Role, Stage
 from parley.calls.events import CallEvent, MoodFound, Speaker, Transcribed, Trouble, TurnTimed
+from parley.calls.phrases import REPEAT_REQUESTS
 from parley.calls.recorder import Recorder
 from parley.calls.responder import Responder
 from parley.calls.service import CallService
@@ -65,6 +66,7 @@ class Rig:
     events: Events
     llm: FakeLLM
     tasks: TaskSet
+    tts: FakeTTS
 
     def attempt(self, turn: int = 1, earlier: tuple[Piece, ...] = ()) -> Attempt:
         audio = np.zeros(16_000, np.float32)
@@ -90,15 +92,37 @@ async def calls(tmp_path: Path) -> AsyncIterator[CallService]:
     await database.aclose()
 
 
-async def rig(calls: CallService, llm_pieces: list[str], fail_after: int | None = None) -> Rig:
+@dataclass
+class SlowLLM(FakeLLM):
+    """Thinks for `think_s` of real time before its first piece."""
+
+    think_s: float = 0.3
+
+    async def stream_reply(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, all_cores: bool = False
+    ) -> AsyncIterator[str]:
+        await asyncio.sleep(self.think_s)
+        async for piece in super().stream_reply(messages, max_tokens=max_tokens):
+            yield piece
+
+
+async def rig(
+    calls: CallService,
+    llm_pieces: list[str],
+    fail_after: int | None = None,
+    *,
+    think_s: float = 0.0,
+    heard: FakeSTT | None = None,
+) -> Rig:
     call = await calls.initiate("01012345678")
     clock = Clock()  # the fakes' time; the answer's own stages are on the real clock
-    llm = FakeLLM(clock, llm_pieces, token_s=0.0, fail_after=fail_after)
+    llm = SlowLLM(clock, llm_pieces, token_s=0.0, fail_after=fail_after, think_s=think_s)
     tts = FakeTTS(clock)
     events, tasks, track = Events(), TaskSet("test-call"), SpeechTrack()
     taker = TurnTaker(TurnConfig())
     speaking = Speaking(call, Language.ENGLISH, None, legacy_audio_event=False)
-    responder = Responder(FakeSTT("Where is my parcel?"), llm, tts, max_tokens=32, rate=48_000)
+    stt = heard or FakeSTT("Where is my parcel?")
+    responder = Responder(stt, llm, tts, max_tokens=32, rate=48_000)
     recorder = Recorder(calls, Mood(), call.id, Language.ENGLISH)
     speech = Speech(
         speaking, voice=responder, recorder=recorder, events=events, track=track, taker=taker
@@ -126,7 +150,7 @@ async def rig(calls: CallService, llm_pieces: list[str], fail_after: int | None 
             await track.recv()
 
     tasks.start(listen(), "ear")
-    return Rig(call, calls, answerer, speech, events, llm, tasks)
+    return Rig(call, calls, answerer, speech, events, llm, tasks, tts)
 
 
 async def test_a_committed_turn_is_shown_spoken_stored_and_timed(calls: CallService) -> None:
@@ -187,4 +211,58 @@ async def test_a_barge_in_before_a_word_was_heard_takes_the_turn_back(calls: Cal
     assert quiet(rig_.speech)
     await asyncio.sleep(0.3)
     assert await calls.recent_turns(rig_.call.id, 10) == []  # no exchange was heard
+    await rig_.tasks.aclose()
+
+
+async def test_a_slow_answer_is_preceded_by_an_acknowledgement_said_once(
+    calls: CallService,
+) -> None:
+    """The turn is over and the LLM still thinks: "Okay." plays at once (not stored or shown),
+    and the answer's own "Okay," opening is left out rather than said twice."""
+    rig_ = await rig(calls, ["Okay,", " it ships", " today."], think_s=0.4)
+    attempt = rig_.attempt()
+    attempt.committed_at = time.monotonic()
+    rig_.answerer.apply(Answer(attempt))
+    rig_.answerer.apply(Commit(attempt))
+    await rig_.until(TurnTimed)
+    assert rig_.tts.spoken[0] == "Okay."  # the acknowledgement, before the LLM's first piece
+    assert rig_.events.lines()[-1] == ("ai", 1, "it ships today.", True)
+    [timed] = [e for e in rig_.events.seen if isinstance(e, TurnTimed)]
+    heard_first = timed.stages[Stage.VOICE_TO_VOICE]
+    assert heard_first < 300 < timed.stages[Stage.ANSWER_AUDIO]
+    turns = await calls.recent_turns(rig_.call.id, 10)
+    assert [t.text for t in turns] == ["Where is my parcel?", "it ships today."]
+    await rig_.tasks.aclose()
+
+
+async def test_an_answer_ready_at_the_end_of_the_turn_needs_no_acknowledgement(
+    calls: CallService,
+) -> None:
+    rig_ = await rig(calls, ["Sure,", " it ships", " today."])
+    attempt = rig_.attempt()
+    rig_.answerer.apply(Answer(attempt))  # speculative: the answer is ready before the commit
+    await asyncio.sleep(0.3)
+    attempt.committed_at = time.monotonic()
+    rig_.answerer.apply(Commit(attempt))
+    await rig_.until(TurnTimed)
+    assert "Okay." not in rig_.tts.spoken
+    assert rig_.events.lines()[-1] == ("ai", 1, "Sure, it ships today.", True)
+    await rig_.tasks.aclose()
+
+
+async def test_words_whisper_was_unsure_of_are_not_answered_but_asked_again(
+    calls: CallService,
+) -> None:
+    unsure = FakeSTT("I want a reef on my order.", confidence=Confidence(-1.4, 0.2, 1.1))
+    rig_ = await rig(calls, ["Sure,", " a reef."], heard=unsure)
+    attempt = rig_.attempt()
+    attempt.committed_at = time.monotonic()
+    rig_.answerer.apply(Answer(attempt))
+    rig_.answerer.apply(Commit(attempt))
+    await rig_.until(TurnTimed)
+    repeat = REPEAT_REQUESTS[Language.ENGLISH]
+    assert rig_.llm.given == 0  # the LLM was not asked
+    assert rig_.events.lines()[-1] == ("ai", 1, repeat, True)
+    turns = await calls.recent_turns(rig_.call.id, 10)
+    assert [t.text for t in turns] == ["I want a reef on my order.", repeat]
     await rig_.tasks.aclose()

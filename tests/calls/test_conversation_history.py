@@ -7,11 +7,15 @@ import pytest
 
 from parley.ai.base import ChatMessage, Language
 from parley.ai.engine import AIEngine
+from parley.calls.agent import EXAMPLES
 from parley.calls.conversation import ConversationService, HistoryWindow
 from parley.calls.domain import Role, Turn
 from parley.calls.service import CallService
 from parley.storage.db import Database
 from parley.storage.stores import SqlCallStore
+
+
+AHEAD = 1 + 2 * len(EXAMPLES[Language.ENGLISH])  # the system prompt and the examples' turns
 
 
 @pytest.fixture
@@ -35,7 +39,7 @@ async def test_the_history_window_moves_in_steps(
         role = Role.ASSISTANT if n % 2 == 0 else Role.USER
         await calls.record_turns([Turn(call_id=call.id, index=-1, role=role, text=f"turn {n}")])
         messages = await conversation.messages_for(call, "now", Language.ENGLISH, None)
-        history = [m.content for m in messages[1:-1]]
+        history = [m.content for m in messages[AHEAD:-1]]
         assert len(history) <= 6
         assert history[-1] == f"turn {n}"  # the latest turns are always there
         assert len(history) >= min(n + 1, 6 - 3 + 1)  # never fewer than limit - step + 1
@@ -65,7 +69,7 @@ async def test_a_turn_without_a_prefetch_keeps_the_window_where_the_prefetch_lef
             await calls.record_turns([Turn(call_id=call.id, index=-1, role=role, text=text)])
 
     def history(messages: list[ChatMessage]) -> list[str]:
-        return [m.content for m in messages[1:-1]]
+        return [m.content for m in messages[AHEAD:-1]]
 
     window = HistoryWindow()
     await store("greeting", "q1", "a1", "q2")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parley.ai.base import AudioChunk, ChatMessage, Language, Samples, Transcript
+from parley.ai.base import AudioChunk, ChatMessage, Confidence, Language, Samples, Transcript
 from parley.calls.domain import Stage
 from parley.calls.responder import (
     Failed,
@@ -41,6 +41,7 @@ class FakeLLM:
     token_s: float = 0.05
     fail_after: int | None = None
     closed: bool = False
+    given: int = 0  # pieces generated
     name: str = "fake-llm"
 
     async def stream_reply(
@@ -51,6 +52,7 @@ class FakeLLM:
                 if n == self.fail_after:
                     raise AIProviderError("The llm:fake provider failed", provider="llm:fake")
                 self.clock.now += self.token_s
+                self.given += 1
                 yield piece
         finally:
             self.closed = True
@@ -93,9 +95,11 @@ class FakeTTS:
 class FakeSTT:
     text: str
     name: str = "fake-stt"
+    confidence: Confidence | None = None
 
     async def transcribe(self, audio: Samples, *, language: Language | None) -> Transcript:
-        return Transcript(self.text, language or Language.ENGLISH, len(audio) / 16_000)
+        duration = len(audio) / 16_000
+        return Transcript(self.text, language or Language.ENGLISH, duration, self.confidence)
 
     async def aclose(self) -> None:
         pass
@@ -137,19 +141,18 @@ async def test_a_reply_streams_text_then_each_sentence_s_speech_with_its_timings
         "tts_first_chunk=30",
         "audio 0 'Sure,'",
         "audio 0 'Sure,'",
-        "text ' it ships'",
-        "text ' **today**.'",
-        "text ' Anything else?'",
-        "audio 1 'it ships today.'",  # what a voice can say: no markdown
+        "text 'it ships today.'",  # what the caller hears, as it is ready: no markdown
+        "audio 1 'it ships today.'",
         "audio 1 'it ships today.'",
         "llm=320",
+        "text 'Anything else?'",
         "audio 2 'Anything else?'",
         "audio 2 'Anything else?'",
         "tts=180",  # six chunks of 30 ms: the voice's time, not the LLM's
         "Replied",
     ]
     assert isinstance(events[-1], Replied)
-    assert events[-1].text == "Sure, it ships **today**. Anything else?"
+    assert events[-1].text == "Sure, it ships today. Anything else?"
     assert tts.spoken == ["Sure,", "it ships today.", "Anything else?"]
 
 
@@ -200,6 +203,22 @@ async def test_a_reply_closed_early_stops_the_llm() -> None:
             break
     await events.aclose()
     assert llm.closed
+
+
+async def test_a_reply_is_held_to_two_sentences_and_the_llm_stopped_there() -> None:
+    """A small model that writes a list or a paragraph is cut at the sentence limit: the third
+    sentence is neither spoken nor generated, and no list marker or AI talk is read out."""
+    clock = Clock()
+    pieces = ["As an AI language model,", " I can help.", " Steps:\n", "1. Open", " settings\n"]
+    pieces += ["2. Click", " reset\n", "3. Check", " your email."]
+    llm = FakeLLM(clock, pieces)
+    tts = FakeTTS(clock)
+    events = await reply(responder(llm, tts))
+    assert isinstance(events[-1], Replied)
+    assert events[-1].text == "I can help. Steps: Open settings."
+    assert tts.spoken == ["I can help.", "Steps: Open settings."]
+    assert llm.closed
+    assert llm.given < len(pieces)
 
 
 async def test_our_own_text_is_said_sentence_by_sentence() -> None:

@@ -3,6 +3,7 @@ where OpenAI's cloud cannot be reached. It does the real work with local models:
 with Whisper base, speech with the Piper voice.
 
     POST /v1/audio/transcriptions   multipart: file, model, language?, response_format
+                                    (verbose_json: with segments and their confidence figures)
     POST /v1/audio/speech           JSON: model, input, voice, response_format (pcm | wav)
 
 Requests need `Authorization: Bearer <API_KEY>`. The model name `fail` answers 500, as a failing
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from parley.ai.audio import decode, encode_wav
-from parley.ai.base import Language
+from parley.ai.base import Language, Transcript
 from parley.ai.local.piper_tts import PiperTTS
 from parley.ai.local.whisper_stt import WhisperSTT
 from tests.speech import resample
@@ -40,6 +41,28 @@ class SpeechRequest(BaseModel):
 
 def openai_error(status: int, message: str, kind: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": None}}, status)
+
+
+def segments(heard: Transcript) -> list[dict[str, Any]]:
+    """`verbose_json`'s segments, as OpenAI's Whisper gives them: here one for the whole clip,
+    with the local Whisper's confidence figures (none when it decoded nothing)."""
+    if heard.confidence is None:
+        return []
+    figures = heard.confidence
+    return [
+        {
+            "id": 0,
+            "seek": 0,
+            "start": 0.0,
+            "end": heard.duration_s,
+            "text": heard.text,
+            "tokens": [],
+            "temperature": 0.0,
+            "avg_logprob": figures.avg_logprob,
+            "compression_ratio": figures.compression_ratio,
+            "no_speech_prob": figures.no_speech_prob,
+        }
+    ]
 
 
 def create_app(api_key: str, models_dir: Path) -> FastAPI:
@@ -72,6 +95,7 @@ def create_app(api_key: str, models_dir: Path) -> FastAPI:
         body: dict[str, Any] = {"text": heard.text}
         if response_format == "verbose_json":
             body |= {"language": names[heard.language], "duration": heard.duration_s}
+            body |= {"segments": segments(heard)}
         return body
 
     @app.post("/v1/audio/speech", response_model=None)

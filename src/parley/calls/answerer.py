@@ -24,15 +24,18 @@ import logging
 import time
 import uuid
 import weakref
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from parley.ai.base import LanguageModel, Transcript, Warmable
+from parley.ai.hearing import combine, heard_well
 from parley.calls.conversation import ConversationService, HistoryWindow
 from parley.calls.domain import Role, Stage, Turn, utcnow
 from parley.calls.events import Speaker
+from parley.calls.phrases import ACKNOWLEDGEMENTS, REPEAT_REQUESTS, only_acknowledges
 from parley.calls.recorder import Recorder
 from parley.calls.responder import (
     Failed,
@@ -77,9 +80,11 @@ class Answerer:
         conversation: ConversationService,
         taker: TurnTaker,
         tasks: TaskSet,
+        acknowledge: bool = True,
     ) -> None:
         self._speaking = speaking
         self._language = speaking.language
+        self._acknowledgement = ACKNOWLEDGEMENTS[self._language] if acknowledge else None
         self._speech = speech
         self._voice, self._llm, self._recorder = responder, llm, recorder
         self._conversation, self._taker, self._tasks = conversation, taker, tasks
@@ -138,6 +143,9 @@ class Answerer:
         pending = self._pending[attempt]
         pending.gate.set()
         self._speech.answering(pending.task)
+        reply = pending.reply
+        if self._acknowledgement and (reply is None or not reply.answer_ready):
+            self._tasks.start(self._acknowledge(pending), f"acknowledge-{attempt.turn}")
         if pending.reply is not None:  # the words are known: say what was heard right away
             self._tasks.start(self._open(pending, pending.reply), f"open-{attempt.turn}")
 
@@ -168,7 +176,7 @@ class Answerer:
         pending.reply = reply
         if pending.gate.is_set():
             await self._open(pending, reply)
-        if (failure := await self._speak_reply(reply, pending)) is not None:
+        if (failure := await self._speak_reply(reply, pending, heard)) is not None:
             self._speech.let_go(reply)
             await self._open(pending, reply)
             self._settle(pending)
@@ -177,6 +185,23 @@ class Answerer:
         await self._open(pending, reply)
         self._tasks.start(self._prefetch(reply), f"prefetch-{turn}")
         await self._speech.played(reply, " ".join(reply.spoken) or reply.text.strip())
+
+    async def _acknowledge(self, pending: _Pending) -> None:
+        """The turn is over and its answer has no speech yet: "Okay." now, from the phrase
+        cache, so the caller hears something while the answer is made (as a person would);
+        not when the answer's own speech got there first, or the answer was stopped."""
+        if self._acknowledgement is None:
+            return
+        try:
+            audio = await self._voice.phrase(self._acknowledgement, language=self._language)
+        except ParleyError as exc:
+            log.info("the acknowledgement could not be spoken: %s", exc.message)
+            return
+        reply = pending.reply
+        if pending.task is None or pending.task.done() or reply is None:
+            return  # nothing heard (no answer to wait for), or the answer was stopped
+        if reply.first_audio_at is None and reply.acknowledged_at is None:
+            self._speech.acknowledge(reply, audio)
 
     async def _give_up(self, pending: _Pending, error: ParleyError | None) -> None:
         """No answer to this turn (nothing was said, or it could not be heard): once it is
@@ -201,10 +226,12 @@ class Answerer:
             if isinstance(part, ParleyError):
                 raise part
         heard = [part for part in parts if isinstance(part, Transcript)]
+        sure = [(p.duration_s, p.confidence) for p in heard if p.confidence is not None]
         return Transcript(
             text=" ".join(part.text for part in heard if part.text),
             language=heard[-1].language,
             duration_s=sum(part.duration_s for part in heard),
+            confidence=combine(sure),
         )
 
     def _settle(self, pending: _Pending) -> None:
@@ -228,8 +255,15 @@ class Answerer:
         sentiment = self._speech.sentiment(reply.turn, reply.asked)
         self._tasks.start(sentiment, f"sentiment-{reply.turn}")
 
-    async def _speak_reply(self, reply: Reply, pending: _Pending) -> ParleyError | None:
-        """Ask the LLM and speak its reply as it comes; the failure that stopped it, if any."""
+    async def _speak_reply(
+        self, reply: Reply, pending: _Pending, heard: Transcript
+    ) -> ParleyError | None:
+        """Ask the LLM and speak its reply as it comes; the failure that stopped it, if any.
+        Words Whisper was unsure of, or that make no sense, are not answered: the caller is
+        asked to say them again (a line from the phrase cache, at once)."""
+        if not heard_well(heard):
+            repeat = self._voice.recite(REPEAT_REQUESTS[self._language], language=self._language)
+            return await self._play_reply(reply, pending, repeat)
         try:
             messages = await self._conversation.messages_for(
                 self._speaking.call,
@@ -241,7 +275,14 @@ class Answerer:
             )
         except ParleyError as exc:
             return exc
-        async with aclosing(self._voice.reply(messages, language=self._language)) as events:
+        return await self._play_reply(
+            reply, pending, self._voice.reply(messages, language=self._language)
+        )
+
+    async def _play_reply(
+        self, reply: Reply, pending: _Pending, events: AsyncGenerator[ReplyEvent, None]
+    ) -> ParleyError | None:
+        async with aclosing(events):
             async for event in events:
                 if isinstance(event, Failed):
                     return event.error
@@ -252,17 +293,33 @@ class Answerer:
         if isinstance(event, Timed):
             reply.stages.setdefault(event.stage, event.ms)
         elif isinstance(event, TextDelta):
-            reply.text += event.text
+            reply.text = f"{reply.text} {event.text}" if reply.text else event.text
             if pending.gate.is_set():
                 await self._open(pending, reply)
                 await self._speech.line(reply.turn, Speaker.AI, reply.text.strip(), final=False)
         elif isinstance(event, SentenceAudio):
+            reply.answer_ready = True
             await self._open(pending, reply)
+            if (said := self._after_acknowledgement(reply, event)) is None:
+                return
             if reply.first_audio_at is None:
                 reply.first_audio_at = time.monotonic()
-                voice_to_voice = ms(reply.first_audio_at - reply.speech_ended_at)
-                reply.stages[Stage.VOICE_TO_VOICE] = voice_to_voice
-            self._speech.play(reply, event)
+                first = reply.acknowledged_at or reply.first_audio_at
+                reply.stages[Stage.VOICE_TO_VOICE] = ms(first - reply.speech_ended_at)
+                reply.stages[Stage.ANSWER_AUDIO] = ms(reply.first_audio_at - reply.speech_ended_at)
+            self._speech.play(reply, said)
+
+    @staticmethod
+    def _after_acknowledgement(reply: Reply, event: SentenceAudio) -> SentenceAudio | None:
+        """The event as said after an acknowledgement: an opening that only acknowledges
+        ("Okay," "네,") is left out rather than said twice, and later sentences renumbered."""
+        opening = reply.acknowledged_at is not None and event.index == 0 and not reply.spoken
+        if opening and only_acknowledges(event.sentence):
+            reply.left_out = 1
+            return None
+        if reply.left_out:
+            return SentenceAudio(event.index - reply.left_out, event.sentence, event.audio)
+        return event
 
     async def _prefetch(self, reply: Reply) -> None:
         """While the answer plays (the LLM is idle and the caller listens), evaluate the prompt

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,30 +31,26 @@ from parley.ai.base import (
     Transcript,
 )
 from parley.ai.engine import AIEngine
+from parley.ai.hearing import heard_well
 from parley.ai.vad import has_speech
+from parley.calls.agent import Agent
 from parley.calls.domain import Call, Role, Stage, Stages, Turn, utcnow
+from parley.calls.phrases import REPEAT_REQUESTS, PhraseCache
 from parley.calls.recorder import Recorder, caller_stages, stored
-from parley.calls.responder import Failed, Replied, Responder, SentenceAudio, Timed, ms
+from parley.calls.responder import (
+    Failed,
+    Replied,
+    ReplyEvent,
+    Responder,
+    SentenceAudio,
+    Timed,
+    ms,
+)
 from parley.calls.service import CallService
 from parley.errors import ConflictError
 from parley.tasks import TaskSet
 
 log = logging.getLogger("parley.conversation")
-
-MAX_SYSTEM_PROMPT = 4000
-
-DEFAULT_PROMPTS = {
-    Language.KOREAN: (
-        "당신은 친절하고 유능한 고객 상담원입니다. 지금은 전화 통화 중입니다. "
-        "항상 한국어 존댓말로, 한두 문장으로 짧고 자연스럽게 답하세요. "
-        "목록, 이모지, 마크다운은 쓰지 마세요. 모르는 것은 솔직히 모른다고 말하세요."
-    ),
-    Language.ENGLISH: (
-        "You are a friendly, capable customer-service agent on a phone call. "
-        "Always answer in English, in one or two short, natural sentences. "
-        "Never use lists, emoji or markdown. If you do not know something, say so."
-    ),
-}
 
 
 class CallNotActiveError(ConflictError):
@@ -90,8 +86,11 @@ class ConversationService:
         history_turns: int,
         max_tokens: int,
         default_language: Language,
+        agent: Agent | None = None,
     ) -> None:
         self._calls = calls
+        self.agent = agent or Agent()
+        self.phrases = PhraseCache()  # the agent's fixed lines, spoken by every call
         self._engine = engine
         self._history_turns = history_turns
         self._max_tokens = max_tokens
@@ -130,7 +129,13 @@ class ConversationService:
     def _responder(self, voice: str | None) -> Responder:
         engine = self._engine
         return Responder(
-            engine.stt, engine.llm, engine.tts, max_tokens=self._max_tokens, voice=voice
+            engine.stt,
+            engine.llm,
+            engine.tts,
+            max_tokens=self._max_tokens,
+            voice=voice,
+            shape=self.agent.shaper,
+            phrases=self.phrases,
         )
 
     async def require_active(self, call_id: str | uuid.UUID) -> Call:
@@ -144,7 +149,7 @@ class ConversationService:
         return call
 
     def system_prompt(self, language: Language, custom: str | None) -> str:
-        return (custom or "").strip()[:MAX_SYSTEM_PROMPT] or DEFAULT_PROMPTS[language]
+        return self.agent.system_prompt(language, custom)
 
     async def messages_for(
         self,
@@ -157,8 +162,8 @@ class ConversationService:
         window: HistoryWindow | None = None,
         move: bool = True,
     ) -> list[ChatMessage]:
-        """System prompt, the call's last turns (at most `history_turns`), then what the caller
-        said.
+        """The agent's system prompt, the call's last turns (at most `history_turns`), then what
+        the caller said (`Agent.messages`: with what the knowledge says about it).
 
         The history is cut in steps of half the limit, not turn by turn: the LLM's prompt cache
         can only reuse a prefix that stays the same, and sliding the window by one turn every
@@ -186,12 +191,10 @@ class ConversationService:
             if window is not None:
                 window.start = start
             history = [t for t in history if t.index >= start][-(limit + step) :]
-        messages = [ChatMessage("system", self.system_prompt(language, system_prompt))]
-        messages += [
+        said = [
             ChatMessage("user" if t.role is Role.USER else "assistant", t.text) for t in history
         ]
-        messages.append(ChatMessage("user", user_text))
-        return messages
+        return self.agent.messages(language, system_prompt, said, user_text)
 
     async def _answer(
         self,
@@ -207,8 +210,12 @@ class ConversationService:
         tasks = TaskSet("exchange")
         mood = tasks.start(self._engine.sentiment.analyze(heard.text, language=language), "mood")
         try:
-            messages = await self.messages_for(call, heard.text, language, system_prompt)
-            reply, speech = await _spoken_reply(responder, messages, language, stages)
+            if heard_well(heard):
+                messages = await self.messages_for(call, heard.text, language, system_prompt)
+                events = responder.reply(messages, language=language)
+            else:  # unsure words are not answered: the caller is asked to say them again
+                events = responder.recite(REPEAT_REQUESTS[language], language=language)
+            reply, speech = await _spoken_reply(events, stages)
             score = await mood
         finally:
             await tasks.aclose()
@@ -229,12 +236,12 @@ class ConversationService:
 
 
 async def _spoken_reply(
-    responder: Responder, messages: list[ChatMessage], language: Language, stages: Stages
+    reply: AsyncGenerator[ReplyEvent, None], stages: Stages
 ) -> tuple[str, AudioChunk | None]:
     """The whole reply and its speech as one clip (None when nothing could be said); a
     provider's failure is raised."""
     text, chunks = "", []
-    async with aclosing(responder.reply(messages, language=language)) as events:
+    async with aclosing(reply) as events:
         async for event in events:
             if isinstance(event, Timed):
                 stages[event.stage] = event.ms

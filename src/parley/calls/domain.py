@@ -159,6 +159,7 @@ class Stage(enum.StrEnum):
     TTS_FIRST_CHUNK = "tts_first_chunk"  # the first sentence to the voice → its first audio
     TTS = "tts"  # all the reply's synthesis
     VOICE_TO_VOICE = "voice_to_voice"  # end of the caller's speech → first audio queued (live)
+    ANSWER_AUDIO = "answer_audio"  # ... → the answer's own first audio, after any acknowledgement
     TOTAL = "total"  # the whole exchange (one-shot)
 
 

@@ -70,6 +70,7 @@ class LiveOptions:
     idle_timeout_s: float = 120.0
     turns: TurnConfig = field(default_factory=TurnConfig)
     echo_guard: bool = True
+    acknowledge: bool = True  # "Okay." when the turn is over and the answer has no speech yet
 
 
 class LiveCall:
@@ -106,6 +107,8 @@ class LiveCall:
             max_tokens=conversation.max_tokens,
             voice=options.voice,
             rate=RATE,
+            shape=conversation.agent.shaper,
+            phrases=conversation.phrases,
         )
         recorder = Recorder(calls, engine.sentiment, call.id, options.language)
         self._speech = Speech(
@@ -125,6 +128,7 @@ class LiveCall:
             conversation=conversation,
             taker=self._taker,
             tasks=self.tasks,
+            acknowledge=options.acknowledge,
         )
         self._closer = CloseOnce()
         self.on_closed: Callable[[LiveCall], None] = lambda _: None  # set by the registry

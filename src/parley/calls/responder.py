@@ -40,8 +40,9 @@ from parley.ai.base import (
     TextToSpeech,
     Transcript,
 )
-from parley.ai.text import SentenceSplitter, speakable
+from parley.ai.text import PhoneReply, SentenceSplitter, speakable
 from parley.calls.domain import Stage
+from parley.calls.phrases import PhraseCache
 from parley.errors import ParleyError
 
 
@@ -55,7 +56,8 @@ class Timed:
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    """More of the reply's text, as the LLM generated it."""
+    """The next piece of the reply as the caller hears it (a clause or a sentence, cleaned and
+    held to the phone's shape by `PhoneReply`); the pieces join with a space."""
 
     text: str
 
@@ -114,8 +116,12 @@ class Responder:
         voice: str | None = None,
         rate: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shape: Callable[[Language], PhoneReply] | None = None,
+        phrases: PhraseCache | None = None,
     ) -> None:
         self._stt, self._llm, self._tts = stt, llm, tts
+        self._shape = shape or (lambda _: PhoneReply())
+        self._phrases = phrases if phrases is not None else PhraseCache()
         self._max_tokens = max_tokens
         self._voice = voice
         self._rate = rate
@@ -139,7 +145,7 @@ class Responder:
         self, messages: Sequence[ChatMessage], language: Language
     ) -> AsyncGenerator[ReplyEvent, None]:
         run = _Run(self._clock)
-        splitter = SentenceSplitter()
+        shaper = self._shape(language)
         text, first = "", True
         async with _closing(
             self._llm.stream_reply(messages, max_tokens=self._max_tokens)
@@ -148,15 +154,19 @@ class Responder:
                 if first:
                     yield Timed(Stage.LLM_FIRST_TOKEN, run.since_start())
                     first = False
-                text += piece
-                yield TextDelta(piece)
-                for sentence in splitter.feed(piece):
+                for sentence in shaper.feed(piece):
+                    text = f"{text} {sentence}" if text else sentence
+                    yield TextDelta(sentence)
                     async with aclosing(self._sentence(run, sentence, language)) as events:
                         async for event in events:
                             yield event
+                if shaper.done:  # the sentence limit: the model stops here (closing the stream)
+                    break
         yield Timed(Stage.LLM, run.since_start())
-        if rest := splitter.flush():
-            async with aclosing(self._sentence(run, rest, language)) as events:
+        for sentence in shaper.flush():
+            text = f"{text} {sentence}" if text else sentence
+            yield TextDelta(sentence)
+            async with aclosing(self._sentence(run, sentence, language)) as events:
                 async for event in events:
                     yield event
         yield Timed(Stage.TTS, ms(run.tts_s))
@@ -180,6 +190,30 @@ class Responder:
                         yield Timed(Stage.TTS_FIRST_CHUNK, ms(self._clock() - started))
                     index, run.voiced = run.voiced, run.voiced + 1
                 yield SentenceAudio(index, text, audio)
+
+    async def phrase(self, text: str, *, language: Language) -> tuple[AudioChunk, ...]:
+        """The speech of a fixed line (an acknowledgement, a request to repeat), from the cache
+        when this voice has said it before."""
+        key = (self._tts.name, self._voice or "", language.value, text, self._rate or 0)
+        if (cached := self._phrases.get(key)) is not None:
+            return cached
+        async with aclosing(self.speak(text, language=language)) as chunks:
+            audio = tuple([chunk async for chunk in chunks])
+        self._phrases.put(key, audio)
+        return audio
+
+    async def recite(self, text: str, *, language: Language) -> AsyncGenerator[ReplyEvent, None]:
+        """A fixed line as the reply, without the LLM (the request to repeat): at once, from
+        the phrase cache."""
+        try:
+            audio = await self.phrase(text, language=language)
+        except ParleyError as exc:
+            yield Failed(exc)
+            return
+        yield TextDelta(text)
+        for chunk in audio:
+            yield SentenceAudio(0, text, chunk)
+        yield Replied(text)
 
     async def say(self, text: str, *, language: Language) -> AsyncGenerator[SentenceAudio, None]:
         """A text of our own (the greeting), sentence by sentence, so that a barge-in keeps the

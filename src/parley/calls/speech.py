@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from parley import observability
 from parley.ai.audio import encode_wav
-from parley.ai.base import Language, Pcm16
+from parley.ai.base import AudioChunk, Language, Pcm16
 from parley.calls.domain import Call, Stages, Turn, utcnow
 from parley.calls.events import (
     CallEvents,
@@ -71,6 +73,9 @@ class Reply:
     stages: Stages = field(default_factory=dict)
     speech_ended_at: float = 0.0  # time.monotonic() of the caller's last speech window
     first_audio_at: float | None = None  # when its first audio was queued on the track
+    acknowledged_at: float | None = None  # when an acknowledgement was queued before it
+    answer_ready: bool = False  # the answer's own first audio exists (it may wait for the gate)
+    left_out: int = 0  # opening sentences not said (an "Okay," after the acknowledgement)
     audio: list[Pcm16] = field(default_factory=list)  # the 48 kHz speech queued, for replay
 
     @property
@@ -131,6 +136,12 @@ class Speech:
         if queued and reply.user is not None:
             reply.audio.append(event.audio.pcm)  # the legacy event: what was queued
 
+    def acknowledge(self, reply: Reply, audio: Sequence[AudioChunk]) -> None:
+        """A short acknowledgement before the answer (not part of it: not stored or shown)."""
+        for chunk in audio:
+            self._track.play(chunk.pcm, tag=("acknowledgement", reply.turn))
+        reply.acknowledged_at = time.monotonic()
+
     async def played(self, reply: Reply, said: str) -> None:
         """Wait for the reply to be heard to its end; then speech is a new turn, not a
         barge-in, and `said` is stored and shown."""
@@ -176,7 +187,8 @@ class Speech:
         if reply.user is None:  # the greeting: no caller turn, so no latency to report
             return
         self._recorder.timed(reply.stages)
-        stages, ended, first = dict(reply.stages), reply.speech_ended_at, reply.first_audio_at
+        stages, ended = dict(reply.stages), reply.speech_ended_at
+        first = reply.acknowledged_at or reply.first_audio_at  # the first audio heard
         await self._events.report(TurnTimed(self.call_id, reply.turn, stages, ended, first))
         if self._speaking.legacy_audio_event and not reply.interrupted and reply.audio:
             wav = await asyncio.to_thread(encode_wav, np.concatenate(reply.audio), RATE)

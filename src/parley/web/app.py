@@ -26,7 +26,9 @@ from fastapi import FastAPI
 from parley import __version__
 from parley.ai.base import Language
 from parley.ai.engine import AIEngine, build_engine, install_local_models
+from parley.calls.agent import Agent
 from parley.calls.conversation import ConversationService
+from parley.calls.knowledge import Knowledge
 from parley.calls.live import LiveCalls, warm_up
 from parley.calls.service import CallService
 from parley.config import MeetingSettings, Settings
@@ -193,8 +195,19 @@ async def _call_services(
         history_turns=settings.ai.history_turns,
         max_tokens=settings.ai.llm_max_tokens,
         default_language=Language(settings.ai.default_language),
+        agent=_agent(settings),
     )
     return calls, conversation
+
+
+def _agent(settings: Settings) -> Agent:
+    """The calls' agent, with the knowledge file read once (a bad file stops start-up with
+    its reason, rather than every call answering without it)."""
+    path = settings.agent.knowledge_file
+    knowledge = Knowledge.from_file(path) if path is not None else None
+    if knowledge is not None:
+        log.info("agent knowledge: %s, %d passages", knowledge.source, len(knowledge.passages))
+    return Agent(knowledge, max_sentences=settings.agent.max_sentences)
 
 
 def _start_warm_up(

@@ -42,6 +42,7 @@ WIRE_STAGES = {
     Stage.LLM_FIRST_CLAUSE: "llmFirstClauseMs",
     Stage.TTS_FIRST_CHUNK: "ttsFirstChunkMs",
     Stage.VOICE_TO_VOICE: "voiceToVoiceMs",
+    Stage.ANSWER_AUDIO: "answerAudioMs",
 }
 
 

@@ -224,6 +224,7 @@ class SignalingNamespace(SocketNamespace[Session]):
                 answer_pause_s=min(calls.turn_answer_pause_s, calls.turn_end_silence_s),
             ),
             echo_guard=calls.echo_guard,
+            acknowledge=self._settings.agent.acknowledge,
         )
 
     @handles(Answer)

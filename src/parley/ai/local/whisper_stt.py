@@ -16,6 +16,10 @@ one window). The output length is capped in proportion to the audio's length, so
 cannot run on to 448 tokens; either path stops early when nobody waits for the words any more.
 See `bench/stt_accuracy.py` for what each window does to accuracy.
 
+Every transcript carries Whisper's own figures (`Confidence`: mean log-probability of the tokens,
+no-speech probability, compression ratio), worked out on the short path as faster-whisper does
+on its own, for `parley.ai.hearing.heard_well` to judge whether to ask the caller to repeat.
+
 Whisper runs on one thread by default (`STT_THREADS`). CTranslate2's own default (an OpenMP
 pool) was *slower* on this 2-core machine for a call's short clips — 40 questions of 1–3 s:
 median 181 / p95 286 ms with it, 140 / 167 ms on one thread (`bench/stt_accuracy.py --windows 10
@@ -35,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from parley.ai.base import SAMPLE_RATE, Language, Samples, Transcript
+from parley.ai.base import SAMPLE_RATE, Confidence, Language, Samples, Transcript
+from parley.ai.hearing import combine, compression_ratio
 from parley.ai.local.workers import model_worker
 from parley.errors import AIProviderError
 
@@ -63,6 +68,26 @@ def collapse_repeats(text: str) -> str:
 
 def drop_hallucinations(text: str) -> str:
     return "" if any(phrase in text for phrase in _HALLUCINATIONS) and len(text) < 40 else text
+
+
+def window_confidence(result: Any, text: str) -> Confidence:
+    """Whisper's figures for one decoded window, as faster-whisper derives them: CTranslate2's
+    score is the summed log-probability over length ** length_penalty (1 here), and Whisper
+    averages over the tokens plus the end-of-text one. The compression ratio is of the raw text,
+    before `collapse_repeats` hides a loop."""
+    tokens = len(result.sequences_ids[0])
+    average = result.scores[0] * tokens / (tokens + 1)
+    return Confidence(float(average), float(result.no_speech_prob), compression_ratio(text))
+
+
+def segments_confidence(segments: list[Any]) -> Confidence | None:
+    """faster-whisper's segments in one: their figures are per 30 s window (every segment of a
+    window carries the same ones), so the log-probability is weighted by tokens, and the worst
+    no-speech probability and compression ratio stand for the whole."""
+    return combine(
+        (len(s.tokens), Confidence(s.avg_logprob, s.no_speech_prob, s.compression_ratio))
+        for s in segments
+    )
 
 
 class WhisperSTT:
@@ -145,14 +170,15 @@ class WhisperSTT:
             compression_ratio_threshold=2.4,
             chunk_length=30,
         )
-        parts: list[str] = []
+        kept: list[Any] = []
+        dropped: list[Any] = []
         for segment in segments:  # decoded as they are taken, window by window
             if abandoned is not None and abandoned.is_set():
                 return Transcript(text="", language=chosen, duration_s=0.0)
-            if segment.no_speech_prob < 0.8:
-                parts.append(segment.text.strip())
-        text = drop_hallucinations(collapse_repeats(" ".join(parts)))
-        return Transcript(text=text, language=chosen, duration_s=len(audio) / SAMPLE_RATE)
+            (kept if segment.no_speech_prob < 0.8 else dropped).append(segment)
+        text = drop_hallucinations(collapse_repeats(" ".join(s.text.strip() for s in kept)))
+        duration = len(audio) / SAMPLE_RATE
+        return Transcript(text, chosen, duration, segments_confidence(kept or dropped))
 
     def _transcribe_window(
         self,
@@ -185,13 +211,16 @@ class WhisperSTT:
             [prompt],
             beam_size=1,
             max_length=limit,
+            return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        text = "" if result.no_speech_prob > 0.8 else tokenizer.decode(result.sequences_ids[0])
-        text = drop_hallucinations(collapse_repeats(text.strip()))
-        return Transcript(text=text, language=chosen, duration_s=duration)
+        decoded = tokenizer.decode(result.sequences_ids[0]).strip()
+        confidence = window_confidence(result, decoded)
+        text = "" if result.no_speech_prob > 0.8 else decoded
+        text = drop_hallucinations(collapse_repeats(text))
+        return Transcript(text, chosen, duration, confidence)
 
     def _detect(self, model: Any, audio: Samples) -> Language:
         _, _, probabilities = model.detect_language(audio[: 30 * SAMPLE_RATE])

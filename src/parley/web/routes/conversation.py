@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 
 from parley.ai.audio import decode, encode_mp3
 from parley.ai.base import Language
-from parley.calls.conversation import MAX_SYSTEM_PROMPT
+from parley.calls.agent import MAX_SYSTEM_PROMPT
 from parley.web.deps import ConversationDep, SettingsDep
 from parley.web.envelope import Success, documented, ok
 from parley.web.schemas import ConversationPublic, ProcessedConversation, SentimentPublic
