@@ -14,7 +14,6 @@ from parley.calls.service import CallService
 from parley.storage.db import Database
 from parley.storage.stores import SqlCallStore
 
-
 AHEAD = 1 + 2 * len(EXAMPLES[Language.ENGLISH])  # the system prompt and the examples' turns
 
 
