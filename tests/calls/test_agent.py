@@ -12,7 +12,7 @@ from tests.calls.test_knowledge import SMALL, large
 def test_the_per_call_prompt_stays_on_top_of_the_rules_and_the_small_knowledge() -> None:
     agent = Agent(Knowledge.from_text(SMALL))
     system = agent.system_prompt(Language.ENGLISH, "You are Ada, the Kettle Shop's agent.")
-    assert system.startswith("You are Ada, the Kettle Shop's agent.")
+    assert system.endswith("You are Ada, the Kettle Shop's agent.")  # after what is cached
     assert "One or two short sentences" in system
     assert "9:00 to 18:00" in system
     messages = agent.messages(Language.ENGLISH, None, [], "When are you open?")

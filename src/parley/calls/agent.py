@@ -1,10 +1,10 @@
 """The agent a caller talks to: its instructions, the business's knowledge, and what of the LLM's
 reply a caller hears.
 
-    system:    the per-call `systemPrompt` (or the default persona)   ┐ the same on every turn:
-               the agent's rules, in the call's language               │ evaluated once, then
-               the knowledge, when it is small enough (`whole`)        │ from the LLM's cache
-    examples:  a few short exchanges, as turns                         ┘
+    system:    the agent's rules, in the call's language               ┐ the same for every call:
+               the knowledge, when it is small enough (`whole`)        ┘ read once, then cached
+               the per-call `systemPrompt` (or the default persona)    ┐ the same on every turn
+    examples:  a few short exchanges, as turns                         ┘ of a call
     history:   the call's last turns, as they were said
     system:    the passages retrieved for this turn (a large file)
     user:      what the caller said
@@ -126,14 +126,16 @@ class Agent:
     max_sentences: int = 2
 
     def system_prompt(self, language: Language, custom: str | None) -> str:
-        """The per-call prompt (or the default persona), the rules, and the knowledge when it
-        is small: the same text on every turn, so the LLM's cache keeps its evaluation."""
-        persona = (custom or "").strip()[:MAX_SYSTEM_PROMPT] or PERSONA[language]
-        parts = [persona, RULES[language]]
+        """The rules, the knowledge when it is small, then the per-call prompt (or the default
+        persona). The per-call prompt comes last so that what is the same for every call (up
+        to ~2,700 tokens, ~40 s to read on this machine) is a prefix the LLM's cache keeps
+        across calls; it is still the caller's agent's own instruction, and the last word."""
+        parts = [RULES[language]]
         if self.knowledge is None:
             parts.append(f"{KNOWLEDGE_TITLE[language]} {NO_KNOWLEDGE[language]}")
         elif (whole := self.knowledge.whole(language)) is not None:
             parts.append(f"{KNOWLEDGE_TITLE[language]}\n{whole}")
+        parts.append((custom or "").strip()[:MAX_SYSTEM_PROMPT] or PERSONA[language])
         return "\n\n".join(parts)
 
     def messages(

@@ -250,11 +250,8 @@ async def warm_up(engine: AIEngine, conversation: ConversationService) -> None:
     if not isinstance(llm, Warmable):
         return
     for language, greeting in GREETINGS.items():
-        messages = [
-            ChatMessage("system", conversation.system_prompt(language, None)),
-            ChatMessage("assistant", greeting),
-            ChatMessage("user", "Hi."),
-        ]
+        greeted = [ChatMessage("assistant", greeting)]
+        messages = conversation.agent.messages(language, None, greeted, "Hi.")
         try:
             await llm.warm(messages)
         except ParleyError as exc:
