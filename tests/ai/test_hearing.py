@@ -4,7 +4,7 @@ transcript (local and through OpenAI's API), and `heard_well` at the edges of it
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -155,15 +155,6 @@ def test_a_few_words_of_the_other_script_and_digits_are_fine(text: str, language
 
 
 # The real local Whisper, on both of its paths.
-
-
-@pytest.fixture(scope="module", params=[10, 30], ids=["window10", "window30"])
-async def stt(request: pytest.FixtureRequest, local_engine: AIEngine) -> AsyncIterator[WhisperSTT]:
-    models = make_settings(Path("/nonexistent")).ai.models_path
-    engine = WhisperSTT(models / "whisper-base", window_s=request.param)
-    await engine.load()
-    yield engine
-    await engine.aclose()
 
 
 async def test_a_clear_english_question_is_heard_well(

@@ -4,7 +4,6 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +35,6 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 def character_error_rate(reference: str, hypothesis: str) -> float:
     return word_error_rate(" ".join(reference), " ".join(hypothesis))
-
-
-@pytest.fixture(scope="module", params=[30, 10], ids=["window30", "window10"])
-async def stt(request: pytest.FixtureRequest, local_engine: AIEngine) -> AsyncIterator[WhisperSTT]:
-    """Both decoding paths: faster-whisper's 30 s one, and the short-window one."""
-    models = make_settings(Path("/nonexistent")).ai.models_path
-    engine = WhisperSTT(models / "whisper-base", window_s=request.param)
-    await engine.load()
-    yield engine
-    await engine.aclose()
 
 
 @pytest.mark.parametrize("language", [Language.ENGLISH, None])
