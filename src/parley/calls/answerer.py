@@ -197,9 +197,10 @@ class Answerer:
         except ParleyError as exc:
             log.info("the acknowledgement could not be spoken: %s", exc.message)
             return
-        reply = pending.reply
-        if pending.task is None or pending.task.done() or reply is None:
-            return  # nothing heard (no answer to wait for), or the answer was stopped
+        reply, task = pending.reply, pending.task
+        if task is None or task.done() or task.cancelling() or reply is None:
+            return  # nothing heard (no answer to wait for), or the answer was stopped (a
+            # barge-in while the line was being synthesized cancels the task, not at once)
         if reply.first_audio_at is None and reply.acknowledged_at is None:
             self._speech.acknowledge(reply, audio)
 

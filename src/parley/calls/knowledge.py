@@ -88,10 +88,14 @@ class Knowledge:
     passages: Sequence[Passage]
     _index: list[_Indexed] = field(init=False, repr=False)
     _df: Counter[str] = field(init=False, repr=False)
+    _whole: dict[Language, str | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Index once, and decide once per language whether the knowledge goes whole: both are
+        asked on every turn, on the event loop, and a file may be 2 MiB."""
         self._index = [_indexed(p) for p in self.passages]
         self._df = Counter(term for item in self._index for term in item.terms)
+        self._whole = {language: self._joined(language) for language in Language}
 
     @classmethod
     def from_file(cls, path: Path) -> Knowledge:
@@ -122,6 +126,9 @@ class Knowledge:
     def whole(self, language: Language) -> str | None:
         """Every passage for a caller speaking `language`, when they are small enough to go in
         every prompt; `None` when they must be retrieved from."""
+        return self._whole[language]
+
+    def _joined(self, language: Language) -> str | None:
         text = "\n\n".join(p.render() for p in self.in_language(language))
         return text if estimated_tokens(text) <= WHOLE_TOKENS else None
 
